@@ -1,0 +1,45 @@
+# The two commands a developer needs: `make dev` and `make test`. Both build .venv first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export AWS_DEFAULT_REGION ?= us-east-1
+export AWS_ACCESS_KEY_ID ?= testing
+export AWS_SECRET_ACCESS_KEY ?= testing
+export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
+
+.PHONY: dev test lint typecheck unit integration e2e clean venv
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+dev: $(STAMP)
+	$(BIN)/python -m chalicelib.local
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy chalicelib
+
+test: lint typecheck
+	$(BIN)/python -m pytest
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit --no-cov
+
+integration: $(STAMP)
+	$(BIN)/python -m pytest tests/integration --no-cov
+
+e2e: $(STAMP)
+	$(BIN)/python -m pytest tests/e2e --no-cov
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov .local

@@ -1,0 +1,1 @@
+"""tutorbook: a multi-tenant tutoring platform backend (Chalice on AWS Lambda)."""

@@ -1,0 +1,1 @@
+"""HTTP layer: one blueprint per resource, built on the route decorator in ``framework``."""

@@ -1,0 +1,288 @@
+"""The route decorator every endpoint uses.
+
+It is the HTTP edge in one place: correlation id, body size limit, JSON parsing, pydantic
+validation of body / query / path ids, bearer-token authentication and role gates, error
+mapping to the envelope, response serialisation, CORS origin, and the route's OpenAPI entry.
+A route handler only parses nothing, calls one service and returns a model.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalice import Blueprint, CORSConfig, Response
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.api.errors import error_response, internal_error_response, validation_details
+from chalicelib.auth.tokens import verify_access
+from chalicelib.config import get_settings
+from chalicelib.context import Caller
+from chalicelib.errors import (
+    BadRequest,
+    DomainError,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    ValidationFailed,
+)
+from chalicelib.models.common import StrictModel
+from chalicelib.observability import logger
+
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_CORRELATION = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+ALLOW_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "X-Correlation-Id",
+    "X-Tenant-Id",
+    "Idempotency-Key",
+    "If-None-Match",
+]
+EXPOSE_HEADERS = ["X-Correlation-Id", "ETag", "Retry-After"]
+
+
+class NoBody(StrictModel):
+    """Routes without a body accept none, or an empty JSON object."""
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    path: str
+    method: str
+    operation_id: str
+    summary: str
+    tag: str
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: Any
+    status: int
+    auth: bool
+    roles: tuple[str, ...]
+    errors: tuple[int, ...]
+    request_headers: tuple[str, ...]
+    response_headers: tuple[str, ...]
+
+
+#: Every route of the app, in registration order: the source of the OpenAPI document.
+ROUTES: list[RouteSpec] = []
+
+
+@dataclass
+class Request:
+    """What a handler receives besides its path parameters, body and query."""
+
+    caller: Caller | None
+    correlation_id: str
+    headers: dict[str, str]
+
+    @property
+    def user(self) -> Caller:
+        if self.caller is None:  # pragma: no cover - only on routes declared auth=False
+            raise Unauthorized("Authentication is required.")
+        return self.caller
+
+
+@dataclass
+class Reply:
+    """A handler's answer when it needs a status or headers other than the route's default."""
+
+    body: BaseModel | None
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def cors_config() -> CORSConfig:
+    origins = get_settings().cors_allow_origins
+    return CORSConfig(
+        allow_origin=origins[0] if origins else "*",
+        allow_headers=ALLOW_HEADERS,
+        expose_headers=EXPOSE_HEADERS,
+        max_age=600,
+    )
+
+
+class Api:
+    """A Chalice blueprint whose routes go through :func:`_dispatch`."""
+
+    def __init__(self, import_name: str, tag: str) -> None:
+        self.blueprint = Blueprint(import_name)
+        self.tag = tag
+
+    def route(
+        self,
+        path: str,
+        method: str = "GET",
+        *,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: Any = None,
+        status: int = 200,
+        auth: bool = True,
+        roles: tuple[str, ...] = (),
+        errors: tuple[int, ...] = (),
+        request_headers: tuple[str, ...] = (),
+        response_headers: tuple[str, ...] = (),
+        summary: str | None = None,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+            spec = RouteSpec(
+                path=path,
+                method=method.upper(),
+                operation_id=fn.__name__,
+                summary=summary or (fn.__doc__ or fn.__name__).strip().splitlines()[0],
+                tag=self.tag,
+                body=body,
+                query=query,
+                response=response,
+                status=status,
+                auth=auth,
+                roles=roles,
+                errors=errors,
+                request_headers=request_headers,
+                response_headers=response_headers,
+            )
+            ROUTES.append(spec)
+
+            @functools.wraps(fn)
+            def view(**path_params: str) -> Response:
+                return _dispatch(spec, fn, self.blueprint.current_request, path_params)
+
+            self.blueprint.route(
+                path, methods=[spec.method], cors=cors_config(), content_types=["*/*"]
+            )(view)
+            return fn
+
+        return decorate
+
+
+def _correlation_id(value: str | None) -> str:
+    if value and _CORRELATION.match(value):
+        return value
+    return str(uuid.uuid4())
+
+
+def authenticate(headers: dict[str, str], correlation_id: str) -> Caller:
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("A bearer access token is required.")
+    principal = verify_access(token.strip())
+    tenant_header = headers.get("x-tenant-id")
+    if tenant_header is not None and tenant_header != principal.tenant_id:
+        raise Forbidden("X-Tenant-Id does not match the token's tenant.")
+    return Caller(
+        user_id=principal.user_id,
+        tenant_id=principal.tenant_id,
+        role=principal.role,
+        correlation_id=correlation_id,
+    )
+
+
+def _raw_body(request: Any) -> bytes:
+    raw = request.raw_body or b""
+    return raw if isinstance(raw, bytes) else str(raw).encode()
+
+
+def _parse_json(raw: bytes) -> Any:
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("The request body is not valid JSON.") from exc
+
+
+def _validate(model: type[BaseModel], data: Any, where: str) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        details = validation_details(exc.errors())
+        if where != "body":
+            for d in details:
+                d["in"] = where
+        raise ValidationFailed("The request is not valid.", details=details) from exc
+
+
+def _respond(spec: RouteSpec, result: Any) -> Response:
+    headers: dict[str, str | list[str]] = {}
+    if isinstance(result, Reply):
+        status, payload = result.status, result.body
+        headers.update(result.headers)
+    else:
+        status, payload = spec.status, result
+    if payload is None or status in (204, 304):
+        return Response(body="", status_code=status, headers=headers)
+    headers.setdefault("Content-Type", "application/json")
+    text = payload.model_dump_json() if isinstance(payload, BaseModel) else json.dumps(payload)
+    return Response(body=text, status_code=status, headers=headers)
+
+
+def _dispatch(
+    spec: RouteSpec, fn: Callable[..., Any], request: Any, path_params: dict[str, str]
+) -> Response:
+    headers = {k.lower(): v for k, v in (request.headers or {}).items()}
+    correlation_id = _correlation_id(headers.get("x-correlation-id"))
+    logger.append_keys(correlation_id=correlation_id, route=f"{spec.method} {spec.path}")
+    try:
+        response = _handle(spec, fn, request, headers, correlation_id, path_params)
+    except DomainError as exc:
+        response = error_response(exc)
+    except Exception:  # noqa: BLE001 - the edge: nothing unexpected may reach a client
+        logger.exception("unhandled error")
+        response = internal_error_response()
+    finally:
+        logger.remove_keys(["tenant_id", "user_id"])
+    response.headers["X-Correlation-Id"] = correlation_id
+    _cors_origin(headers.get("origin"), response)
+    logger.info("request", extra={"status": response.status_code})
+    logger.remove_keys(["correlation_id", "route"])
+    return response
+
+
+def _handle(
+    spec: RouteSpec,
+    fn: Callable[..., Any],
+    request: Any,
+    headers: dict[str, str],
+    correlation_id: str,
+    path_params: dict[str, str],
+) -> Response:
+    caller: Caller | None = None
+    if spec.auth:
+        caller = authenticate(headers, correlation_id)
+        logger.append_keys(tenant_id=caller.tenant_id, user_id=caller.user_id)
+        if spec.roles and caller.role not in spec.roles:
+            raise Forbidden("Your role may not do this.")
+    for value in path_params.values():
+        if not _ID.match(value or ""):
+            raise NotFound()
+    kwargs: dict[str, Any] = dict(path_params)
+    raw = _raw_body(request)
+    if len(raw) > get_settings().max_body_bytes:
+        raise PayloadTooLarge("The request body is larger than 64 KiB.")
+    if spec.body is not None:
+        kwargs["body"] = _validate(spec.body, _parse_json(raw), "body")
+    elif spec.method in _BODY_METHODS and raw.strip():
+        _validate(NoBody, _parse_json(raw), "body")
+    if spec.query is not None:
+        kwargs["query"] = _validate(spec.query, dict(request.query_params or {}), "query")
+    result = fn(Request(caller=caller, correlation_id=correlation_id, headers=headers), **kwargs)
+    return _respond(spec, result)
+
+
+def _cors_origin(origin: str | None, response: Response) -> None:
+    allowed = get_settings().cors_allow_origins
+    if "*" in allowed:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    elif origin and origin in allowed:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Vary"] = "Origin"
+    response.headers["Access-Control-Expose-Headers"] = ",".join(EXPOSE_HEADERS)

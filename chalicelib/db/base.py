@@ -1,0 +1,139 @@
+"""PynamoDB base models for the main table (single-table design, one discriminator)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    DiscriminatorAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.clock import iso, utcnow
+from chalicelib.config import get_settings
+from chalicelib.context import Actor
+
+
+class _Gsi1(GlobalSecondaryIndex["MainItem"]):
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class _Gsi2(GlobalSecondaryIndex["MainItem"]):
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class _Gsi3(GlobalSecondaryIndex["MainItem"]):
+    class Meta:
+        index_name = "gsi3"
+        projection = AllProjection()
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    gsi3sk = UnicodeAttribute(range_key=True)
+
+
+class _Due(GlobalSecondaryIndex["MainItem"]):
+    """Sparse work-queue index: only items that are waiting for something carry due_pk."""
+
+    class Meta:
+        index_name = "due"
+        projection = AllProjection()
+
+    due_pk = UnicodeAttribute(hash_key=True)
+    due_sk = UnicodeAttribute(range_key=True)
+
+
+class MainItem(Model):
+    """Every item of the main table. ``type`` names the entity (and the audit entity type)."""
+
+    class Meta:
+        table_name = get_settings().main_table
+        region = get_settings().aws_region
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    type = DiscriminatorAttribute(attr_name="type")
+    tenant_id = UnicodeAttribute(null=True)
+
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
+    due_pk = UnicodeAttribute(null=True)
+    due_sk = UnicodeAttribute(null=True)
+
+    created_at = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+    updated_by = UnicodeAttribute(null=True)
+    correlation_id = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+    gsi1 = _Gsi1()
+    gsi2 = _Gsi2()
+    gsi3 = _Gsi3()
+    due = _Due()
+
+    def stamp(self, actor: Actor, *, created: bool = False) -> None:
+        """Record who changed the item and under which request (read by the audit stream)."""
+        now = iso(utcnow())
+        if created or self.created_at is None:
+            self.created_at = now
+        self.updated_at = now
+        self.updated_by = actor.user_id
+        self.correlation_id = actor.correlation_id
+
+
+def stamp_actions(actor: Actor) -> list[Any]:
+    """The SET actions that stamp an ``update()`` the way :meth:`MainItem.stamp` stamps a save."""
+    return [
+        MainItem.updated_at.set(iso(utcnow())),
+        MainItem.updated_by.set(actor.user_id) if actor.user_id else MainItem.updated_by.remove(),
+        MainItem.correlation_id.set(actor.correlation_id)
+        if actor.correlation_id
+        else MainItem.correlation_id.remove(),
+    ]
+
+
+def configure() -> None:
+    """Point every model at the configured table (tests and the local stack change it)."""
+    settings = get_settings()
+    for model in _all_models():
+        model.Meta.table_name = settings.main_table
+        model.Meta.region = settings.aws_region
+        model._connection = None
+
+
+def _all_models() -> list[type[Model]]:
+    seen: list[type[Model]] = []
+    stack: list[type[Model]] = [MainItem]
+    while stack:
+        cls = stack.pop()
+        seen.append(cls)
+        stack.extend(cls.__subclasses__())
+    return seen
+
+
+def is_condition_failure(exc: Exception) -> bool:
+    """True when a PynamoDB write failed on its condition (not on throttling or a fault)."""
+    cause = getattr(exc, "cause_response_code", None)
+    return cause == "ConditionalCheckFailedException"
+
+
+def cancellation_codes(exc: Exception) -> list[str | None]:
+    """The per-item cancellation codes of a failed transaction, in the order of its items."""
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    return [r.code if r else None for r in reasons]

@@ -1,0 +1,117 @@
+"""Tenants and the slug registry; sign-up writes tenant, slug, admin and credential at once."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, VersionAttribute
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.context import Actor
+from chalicelib.db import keys
+from chalicelib.db.base import MainItem, cancellation_codes, is_condition_failure, stamp_actions
+from chalicelib.db.users import CredentialItem, UserItem
+from chalicelib.errors import Conflict, NotFound
+from chalicelib.models.tenants import Tenant
+from chalicelib.models.users import User
+
+
+class TenantItem(MainItem, discriminator="tenant"):
+    tenant_ref = UnicodeAttribute(attr_name="id")
+    slug = UnicodeAttribute()
+    name = UnicodeAttribute()
+    escalate_after_minutes = NumberAttribute(default=1440)
+    version = VersionAttribute()
+
+
+class SlugItem(MainItem, discriminator="slug"):
+    slug = UnicodeAttribute()
+
+
+def tenant_from_item(item: TenantItem) -> Tenant:
+    return Tenant(
+        id=item.tenant_ref,
+        slug=item.slug,
+        name=item.name,
+        escalate_after_minutes=int(item.escalate_after_minutes),
+        created_at=item.created_at,
+    )
+
+
+def create_tenant_with_admin(tenant: Tenant, admin: User, password_hash: str, actor: Actor) -> None:
+    """One transaction: the slug claim, the tenant, its first admin and the admin's credential.
+
+    Raises Conflict when the slug is already taken (nothing is written then).
+    """
+    slug_pk, slug_sk = keys.slug_key(tenant.slug)
+    slug_item = SlugItem(slug_pk, slug_sk, slug=tenant.slug, tenant_id=tenant.id)
+    slug_item.stamp(actor, created=True)
+    t_pk, t_sk = keys.tenant_key(tenant.id)
+    tenant_item = TenantItem(
+        t_pk,
+        t_sk,
+        tenant_id=tenant.id,
+        tenant_ref=tenant.id,
+        slug=tenant.slug,
+        name=tenant.name,
+        escalate_after_minutes=tenant.escalate_after_minutes,
+    )
+    tenant_item.stamp(actor, created=True)
+    user_item, cred_item = UserItem.new(admin, password_hash, actor)
+    try:
+        with TransactWrite(connection=MainItem._get_connection().connection) as tx:
+            tx.save(slug_item, condition=SlugItem.pk.does_not_exist())
+            tx.save(tenant_item, condition=TenantItem.pk.does_not_exist())
+            tx.save(user_item, condition=UserItem.pk.does_not_exist())
+            tx.save(cred_item, condition=CredentialItem.pk.does_not_exist())
+    except TransactWriteError as exc:
+        reasons = cancellation_codes(exc)
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            raise Conflict("That slug is already taken.") from exc
+        raise
+
+
+def tenant_id_for_slug(slug: str) -> str | None:
+    try:
+        pk, sk = keys.slug_key(slug)
+    except ValueError:
+        return None
+    try:
+        item = SlugItem.get(pk, sk)
+    except DoesNotExist:
+        return None
+    return item.tenant_id
+
+
+class TenantRepository:
+    """The tenant record of one tenant."""
+
+    def __init__(self, tenant_id: str, actor: Actor) -> None:
+        self.tenant_id = tenant_id
+        self.actor = actor
+
+    def get(self) -> Tenant:
+        pk, sk = keys.tenant_key(self.tenant_id)
+        try:
+            return tenant_from_item(TenantItem.get(pk, sk))
+        except DoesNotExist as exc:
+            raise NotFound("tenant") from exc
+
+    def update(self, *, name: str | None, escalate_after_minutes: int | None) -> Tenant:
+        """Read, then write conditionally on the version read (a racing write answers 409)."""
+        pk, sk = keys.tenant_key(self.tenant_id)
+        try:
+            item = TenantItem.get(pk, sk, consistent_read=True)
+        except DoesNotExist as exc:
+            raise NotFound("tenant") from exc
+        actions = stamp_actions(self.actor)
+        if name is not None:
+            actions.append(TenantItem.name.set(name))
+        if escalate_after_minutes is not None:
+            actions.append(TenantItem.escalate_after_minutes.set(escalate_after_minutes))
+        try:
+            item.update(actions=actions)
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                raise Conflict("The tenant changed meanwhile; read it again and retry.") from exc
+            raise
+        return tenant_from_item(item)

@@ -1,0 +1,71 @@
+"""Domain errors. Services raise these; ``chalicelib.api.errors`` maps them to HTTP once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base of every error a client may see. ``code`` is the contract's snake_case code."""
+
+    code = "internal_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details or []
+
+
+class BadRequest(DomainError):
+    code = "bad_request"
+
+
+class Unauthorized(DomainError):
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+    def __init__(self, what: str = "resource") -> None:
+        super().__init__(f"The {what} does not exist.")
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+
+
+class InstructorUnavailable(Conflict):
+    code = "instructor_unavailable"
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
+
+
+class ValidationFailed(DomainError):
+    code = "validation_error"
+
+
+class TooManyRequests(DomainError):
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))

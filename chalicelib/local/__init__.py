@@ -1,0 +1,1 @@
+"""The offline stack: moto over HTTP, resources from infra/, event pump, scheduler, seed."""

@@ -1,0 +1,1 @@
+"""pydantic schemas: requests, responses and messages. The OpenAPI document is built from them."""

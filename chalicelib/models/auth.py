@@ -1,0 +1,28 @@
+"""Auth schemas."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import StringConstraints
+
+from chalicelib.models.common import Email, Out, StrictModel
+
+TokenStr = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+
+
+class LoginIn(StrictModel):
+    tenant: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    email: Email
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class RefreshIn(StrictModel):
+    refresh_token: TokenStr
+
+
+class Tokens(Out):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int

@@ -1,0 +1,69 @@
+"""Shared schema pieces: strict base model, error envelope, pages, common field types."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+T = TypeVar("T")
+
+
+class StrictModel(BaseModel):
+    """Request bodies: unknown fields are rejected (422)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Out(BaseModel):
+    """Response bodies."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        max_length=254,
+        pattern=r"^[^@\s#]{1,64}@[^@\s#]+\.[^@\s#]+$",
+    ),
+    AfterValidator(str.lower),
+]
+Password = Annotated[str, StringConstraints(min_length=12, max_length=128)]
+Cursor = Annotated[str, StringConstraints(max_length=2048)]
+
+
+class ErrorDetail(BaseModel):
+    field: str | None = None
+    problem: str
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(examples=["validation_error"])
+    message: str
+    details: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error answer: ``{"error": {"code", "message", "details"}}``."""
+
+    error: ErrorBody
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class QueryModel(BaseModel):
+    """Query strings: unknown parameters are ignored (frontends add cache busters)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class ListQuery(QueryModel):
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: Cursor | None = None

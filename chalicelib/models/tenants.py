@@ -1,0 +1,49 @@
+"""Tenant schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from chalicelib.models.auth import Tokens
+from chalicelib.models.common import Email, Name, Out, Password, StrictModel
+from chalicelib.models.users import User
+
+Slug = Annotated[
+    str,
+    StringConstraints(min_length=3, max_length=40, pattern=r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$"),
+]
+EscalateMinutes = Annotated[int, Field(ge=1, le=10080)]
+
+
+class Tenant(Out):
+    id: str
+    slug: str
+    name: str
+    escalate_after_minutes: int = 1440
+    created_at: datetime
+
+
+class AdminIn(StrictModel):
+    email: Email
+    name: Name
+    password: Password
+
+
+class SignUpIn(StrictModel):
+    name: Name
+    slug: Slug
+    admin: AdminIn
+
+
+class SignUpOut(Out):
+    tenant: Tenant
+    user: User
+    tokens: Tokens
+
+
+class TenantPatchIn(StrictModel):
+    name: Name | None = None
+    escalate_after_minutes: EscalateMinutes | None = None

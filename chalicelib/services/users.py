@@ -1,0 +1,62 @@
+"""User management and the role rules around it."""
+
+from __future__ import annotations
+
+from chalicelib.auth import passwords
+from chalicelib.clock import utcnow
+from chalicelib.context import Caller
+from chalicelib.errors import Conflict, Forbidden, NotFound
+from chalicelib.ids import new_id
+from chalicelib.models.common import Page
+from chalicelib.models.users import CreateUserIn, Role, User, UserPatchIn
+from chalicelib.services.ports import Store
+
+
+class UserService:
+    def __init__(self, store: Store, caller: Caller) -> None:
+        self.caller = caller
+        self.repo = store.users(caller.tenant_id, caller.actor)
+
+    def me(self) -> User:
+        return self.repo.get(self.caller.user_id)
+
+    def create(self, body: CreateUserIn) -> User:
+        self._require_admin()
+        user = User(
+            id=new_id(),
+            tenant_id=self.caller.tenant_id,
+            email=body.email,
+            name=body.name,
+            role=body.role,
+            active=True,
+            created_at=utcnow(),
+        )
+        return self.repo.create(user, passwords.hash_password(body.password))
+
+    def list(self, role: Role | None, limit: int, cursor: str | None) -> Page[User]:
+        if not self.caller.is_admin and role is not Role.instructor:
+            raise Forbidden("Only admins may list users; others may list role=instructor.")
+        return self.repo.list(role=role, limit=limit, cursor=cursor)
+
+    def get(self, user_id: str) -> User:
+        if not (self.caller.is_admin or user_id == self.caller.user_id):
+            raise NotFound("user")
+        return self.repo.get(user_id)
+
+    def update(self, user_id: str, patch: UserPatchIn) -> User:
+        is_self = user_id == self.caller.user_id
+        if not (self.caller.is_admin or is_self):
+            raise NotFound("user")
+        if not self.caller.is_admin and (patch.role is not None or patch.active is not None):
+            raise Forbidden("Only an admin may change a role or deactivate a user.")
+        if is_self and (
+            (patch.role is not None and patch.role is not Role.admin) or patch.active is False
+        ):
+            raise Conflict("An admin cannot demote or deactivate themselves.")
+        if patch.name is None and patch.role is None and patch.active is None:
+            return self.repo.get(user_id)
+        return self.repo.update(user_id, name=patch.name, role=patch.role, active=patch.active)
+
+    def _require_admin(self) -> None:
+        if not self.caller.is_admin:
+            raise Forbidden("Only an admin may do this.")
