@@ -188,3 +188,40 @@ def acme(api: Api) -> TenantLogin:
 @pytest.fixture
 def globex(api: Api) -> TenantLogin:
     return sign_up(api, "globex")
+
+
+class RequestCounter:
+    """Counts AWS API requests by (service, operation) through botocore's event system."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def reset(self) -> None:
+        self.calls.clear()
+
+    def count(self, service: str = "dynamodb", operation: str | None = None) -> int:
+        return sum(
+            1 for s, o in self.calls if s == service and (operation is None or o == operation)
+        )
+
+    def operations(self, service: str = "dynamodb") -> list[str]:
+        return [o for s, o in self.calls if s == service]
+
+
+@pytest.fixture
+def aws_requests(monkeypatch: pytest.MonkeyPatch) -> RequestCounter:
+    """Every AWS request any client makes (boto3's and PynamoDB's) while the test runs.
+
+    Wraps botocore's ``BaseClient._make_api_call``, so it counts real requests, not code paths.
+    """
+    import botocore.client
+
+    counter = RequestCounter()
+    original = botocore.client.BaseClient._make_api_call
+
+    def counting(self: Any, operation_name: str, api_params: Any) -> Any:
+        counter.calls.append((self.meta.service_model.service_name, operation_name))
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
+    return counter

@@ -14,3 +14,10 @@ def test_sign_up_and_me(api):
     assert r.json["email"] == "admin@example.com"
     r = api.get("/tenants/me", token=t.token)
     assert r.json["slug"] == "acme"
+
+
+def test_get_me_is_one_dynamodb_request(api, aws_requests):
+    t = sign_up(api, "acme")
+    aws_requests.reset()
+    assert api.get("/users/me", token=t.token).status == 200
+    assert aws_requests.operations() == ["GetItem"]
