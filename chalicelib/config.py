@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     default_escalate_after_minutes: int = 1440
     idempotency_ttl_seconds: int = 24 * 3600
 
+    # Local stack (`make dev`, chalicelib/local/): ports, schedule period, state directory.
+    port: int = 8000
+    moto_port: int = 5000
+    local_schedule_seconds: float = Field(default=15.0, gt=0)
+    local_state_dir: str = ".local"
+
     @field_validator("cors_allow_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
