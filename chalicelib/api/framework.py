@@ -35,8 +35,8 @@ from chalicelib.errors import (
 from chalicelib.models.common import StrictModel
 from chalicelib.observability import logger
 
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_CORRELATION = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_CORRELATION = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 ALLOW_HEADERS = [
@@ -165,7 +165,7 @@ class Api:
 
 
 def _correlation_id(value: str | None) -> str:
-    if value and _CORRELATION.match(value):
+    if value and _CORRELATION.fullmatch(value):
         return value
     return str(uuid.uuid4())
 
@@ -262,7 +262,7 @@ def _handle(
         if spec.roles and caller.role not in spec.roles:
             raise Forbidden("Your role may not do this.")
     for value in path_params.values():
-        if not _ID.match(value or ""):
+        if not _ID.fullmatch(value or ""):
             raise NotFound()
     kwargs: dict[str, Any] = dict(path_params)
     raw = _raw_body(request)

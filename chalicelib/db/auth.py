@@ -58,7 +58,7 @@ class AuthRepository:
             item.update(
                 actions=[
                     ThrottleItem.failures.add(1),
-                    ThrottleItem.type.set("login_throttle"),  # type: ignore[arg-type]
+                    ThrottleItem.type.set(ThrottleItem),
                     ThrottleItem.tenant_id.set(self.tenant_id),
                     ThrottleItem.expires_at.set(expires),
                 ],
@@ -71,7 +71,7 @@ class AuthRepository:
                 actions=[
                     ThrottleItem.failures.set(1),
                     ThrottleItem.window_started.set(ts),
-                    ThrottleItem.type.set("login_throttle"),  # type: ignore[arg-type]
+                    ThrottleItem.type.set(ThrottleItem),
                     ThrottleItem.tenant_id.set(self.tenant_id),
                     ThrottleItem.expires_at.set(expires),
                 ]

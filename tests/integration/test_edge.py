@@ -1,0 +1,89 @@
+"""The cross-cutting HTTP rules: envelope, 400/413/422, correlation ids, CORS, no stack traces."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import sign_up
+
+
+def test_malformed_json_is_400_in_the_envelope(api, acme):
+    for raw in ['{"name": ', "not json", "\xff\xfe"]:
+        r = api.call("POST", "/users", raw=raw, token=acme.token)
+        assert r.status == 400
+        assert r.json == {
+            "error": {
+                "code": "bad_request",
+                "message": "The request body is not valid JSON.",
+                "details": [],
+            }
+        }
+
+
+def test_non_object_bodies_are_422(api, acme):
+    for raw in ["[]", '"str"', "42", "null"]:
+        r = api.call("POST", "/users", raw=raw, token=acme.token)
+        assert r.status == 422, raw
+
+
+def test_body_over_64_kib_is_413_and_changes_nothing(api, acme):
+    big = {"email": "big@acme.test", "name": "B", "role": "student", "password": "p" * 12}
+    raw = json.dumps({**big, "pad": "x" * (64 * 1024)})
+    r = api.call("POST", "/users", raw=raw, token=acme.token)
+    assert r.status == 413 and r.error_code == "payload_too_large"
+    emails = [u["email"] for u in api.get("/users", token=acme.token).json["items"]]
+    assert "big@acme.test" not in emails
+
+
+def test_bodies_on_routes_without_one_must_be_empty(api):
+    acme = sign_up(api, "acme")
+    r = api.post("/auth/logout", {"refresh_token": acme.refresh, "extra": 1})
+    assert r.status == 422
+
+
+def test_correlation_id_is_echoed_or_created(api, acme):
+    r = api.get("/users/me", token=acme.token, headers={"X-Correlation-Id": "req-123"})
+    assert r.headers["x-correlation-id"] == "req-123"
+    r1, r2 = api.get("/health"), api.get("/health")
+    assert r1.headers["x-correlation-id"] != r2.headers["x-correlation-id"]
+    # Errors carry it too; a hostile value is replaced rather than reflected.
+    r = api.get("/users/me", headers={"X-Correlation-Id": "bad value\r\nX-Evil: 1"})
+    assert r.status == 401 and r.headers["x-correlation-id"] != "bad value\r\nX-Evil: 1"
+
+
+def test_unexpected_faults_are_500_without_internals(api, acme, monkeypatch):
+    def boom(self):
+        raise RuntimeError("secret internal detail at /var/task/chalicelib")
+
+    monkeypatch.setattr("chalicelib.services.users.UserService.me", boom)
+    r = api.get("/users/me", token=acme.token)
+    assert r.status == 500
+    assert r.json == {
+        "error": {
+            "code": "internal_error",
+            "message": "Something went wrong on our side.",
+            "details": [],
+        }
+    }
+    assert "secret" not in r.body.decode() and "Traceback" not in r.body.decode()
+    assert r.headers["x-correlation-id"]
+
+
+def test_cors_headers_are_exposed(api):
+    r = api.get("/health", headers={"Origin": "https://app.example"})
+    assert r.headers["access-control-allow-origin"] == "*"
+    exposed = {h.strip() for h in r.headers["access-control-expose-headers"].split(",")}
+    assert {"X-Correlation-Id", "ETag", "Retry-After"} <= exposed
+
+
+def test_configured_origins_are_echoed_only_when_allowed(api, monkeypatch):
+    from chalicelib.config import Settings
+
+    # The test client forces the `local` stage's variables (`*`), so configure a stage directly.
+    stage = Settings(cors_allow_origins="https://app.example, https://admin.example")
+    monkeypatch.setattr("chalicelib.api.framework.get_settings", lambda: stage)
+    r = api.get("/health", headers={"Origin": "https://admin.example"})
+    assert r.headers["access-control-allow-origin"] == "https://admin.example"
+    assert r.headers["vary"] == "Origin"
+    r = api.get("/health", headers={"Origin": "https://evil.example"})
+    assert r.headers.get("access-control-allow-origin") != "https://evil.example"

@@ -1,0 +1,144 @@
+"""User management and role rules (API.md "Users")."""
+
+from __future__ import annotations
+
+from tests.conftest import PASSWORD, add_user, login, sign_up
+
+
+def test_admin_creates_users_and_email_is_unique_per_tenant(api):
+    acme = sign_up(api, "acme")
+    globex = sign_up(api, "globex")
+    user = add_user(api, acme.token, "Kim@Example.com", "instructor", name="Kim")
+    assert user["email"] == "kim@example.com" and user["role"] == "instructor"
+    assert set(user) == {"id", "tenant_id", "email", "name", "role", "active", "created_at"}
+    r = api.post(
+        "/users",
+        {"email": "kim@EXAMPLE.com", "name": "Kim 2", "role": "student", "password": PASSWORD},
+        token=acme.token,
+    )
+    assert r.status == 409 and r.error_code == "conflict"
+    # The same email in another tenant is a different person.
+    other = add_user(api, globex.token, "kim@example.com", "student")
+    assert other["tenant_id"] == globex.tenant["id"]
+    assert login(api, "globex", "kim@example.com")["access_token"]
+
+
+def test_only_admins_create_users(api):
+    acme = sign_up(api, "acme")
+    add_user(api, acme.token, "teach@acme.test", "instructor")
+    teacher = login(api, "acme", "teach@acme.test")["access_token"]
+    r = api.post(
+        "/users",
+        {"email": "x@acme.test", "name": "X", "role": "admin", "password": PASSWORD},
+        token=teacher,
+    )
+    assert r.status == 403 and r.error_code == "forbidden"
+
+
+def test_create_user_validation(api):
+    acme = sign_up(api, "acme")
+    cases = [
+        {"email": "not-an-email", "name": "X", "role": "student", "password": PASSWORD},
+        {"email": "a#b@x.test", "name": "X", "role": "student", "password": PASSWORD},
+        {"email": "a@x.test", "name": "X", "role": "superuser", "password": PASSWORD},
+        {"email": "a@x.test", "name": "", "role": "student", "password": PASSWORD},
+        {"email": "a@x.test", "name": "n" * 201, "role": "student", "password": PASSWORD},
+        {"email": "a@x.test", "name": "X", "role": "student", "password": "p" * 129},
+        {"email": "a@x.test", "name": "X", "role": "student", "password": PASSWORD, "admin": True},
+        {"email": "a@x.test", "name": "X", "role": "student"},
+    ]
+    for body in cases:
+        r = api.post("/users", body, token=acme.token)
+        assert r.status == 422, body
+        assert r.json["error"]["details"]
+    users = api.get("/users", token=acme.token).json["items"]
+    assert [u["email"] for u in users] == ["admin@example.com"]
+
+
+def test_listing_rules_and_role_filter(api):
+    acme = sign_up(api, "acme")
+    for i in range(3):
+        add_user(api, acme.token, f"inst{i}@acme.test", "instructor")
+    add_user(api, acme.token, "stu@acme.test", "student")
+    everyone = api.get("/users?limit=100", token=acme.token).json
+    assert len(everyone["items"]) == 5 and everyone["next_cursor"] is None
+    instructors = api.get("/users?role=instructor", token=acme.token).json["items"]
+    assert sorted(u["email"] for u in instructors) == [f"inst{i}@acme.test" for i in range(3)]
+    stu = login(api, "acme", "stu@acme.test")["access_token"]
+    assert len(api.get("/users?role=instructor", token=stu).json["items"]) == 3
+    assert api.get("/users", token=stu).status == 403
+    assert api.get("/users?role=student", token=stu).status == 403
+    assert api.get("/users?role=wizard", token=acme.token).status == 422
+
+
+def test_pagination_walks_every_user_once(api, aws_requests):
+    acme = sign_up(api, "acme")
+    for i in range(6):
+        add_user(api, acme.token, f"s{i}@acme.test", "student")
+    seen, cursor, pages = [], None, 0
+    while True:
+        path = "/users?limit=3" + (f"&cursor={cursor}" if cursor else "")
+        aws_requests.reset()
+        page = api.get(path, token=acme.token).json
+        assert aws_requests.operations() == ["Query"]  # one request per page
+        seen += [u["id"] for u in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) == 7
+    assert pages >= 3
+
+
+def test_limits_and_cursors_are_checked(api):
+    acme = sign_up(api, "acme")
+    globex = sign_up(api, "globex")
+    for i in range(3):
+        add_user(api, acme.token, f"s{i}@acme.test", "student")
+        add_user(api, globex.token, f"s{i}@globex.test", "student")
+    for bad in ["0", "101", "ten"]:
+        r = api.get(f"/users?limit={bad}", token=acme.token)
+        assert r.status == 422 and r.json["error"]["details"][0]["field"] == "limit"
+    cursor = api.get("/users?limit=1", token=acme.token).json["next_cursor"]
+    assert cursor
+    tampered = cursor[:-2] + ("AA" if not cursor.endswith("AA") else "BB")
+    assert api.get(f"/users?cursor={tampered}", token=acme.token).status == 400
+    # A cursor is bound to its tenant and its query.
+    r = api.get(f"/users?cursor={cursor}", token=globex.token)
+    assert r.status == 400 and r.error_code == "bad_request"
+    assert api.get(f"/users?role=student&cursor={cursor}", token=acme.token).status == 400
+    assert api.get("/users?cursor=garbage", token=acme.token).status == 400
+
+
+def test_get_user_visibility(api):
+    acme = sign_up(api, "acme")
+    a = add_user(api, acme.token, "a@acme.test", "student")
+    b = add_user(api, acme.token, "b@acme.test", "student")
+    a_token = login(api, "acme", "a@acme.test")["access_token"]
+    assert api.get(f"/users/{a['id']}", token=a_token).json["email"] == "a@acme.test"
+    r = api.get(f"/users/{b['id']}", token=a_token)
+    assert r.status == 404 and r.error_code == "not_found"
+    assert api.get(f"/users/{b['id']}", token=acme.token).status == 200
+    assert api.get("/users/01NOSUCHUSER", token=acme.token).status == 404
+
+
+def test_patch_rules(api):
+    acme = sign_up(api, "acme")
+    a = add_user(api, acme.token, "a@acme.test", "student")
+    b = add_user(api, acme.token, "b@acme.test", "student")
+    a_token = login(api, "acme", "a@acme.test")["access_token"]
+    r = api.patch(f"/users/{a['id']}", {"name": "Alice"}, token=a_token)
+    assert r.status == 200 and r.json["name"] == "Alice"
+    assert api.patch(f"/users/{a['id']}", {"role": "admin"}, token=a_token).status == 403
+    assert api.patch(f"/users/{a['id']}", {"active": False}, token=a_token).status == 403
+    assert api.patch(f"/users/{b['id']}", {"name": "Bob"}, token=a_token).status == 404
+    assert api.patch(f"/users/{a['id']}", {"email": "x@y.z"}, token=acme.token).status == 422
+    r = api.patch(f"/users/{a['id']}", {"role": "instructor", "name": "Al"}, token=acme.token)
+    assert r.status == 200 and r.json["role"] == "instructor" and r.json["name"] == "Al"
+    instructors = api.get("/users?role=instructor", token=acme.token).json["items"]
+    assert [u["id"] for u in instructors] == [a["id"]]
+    # An admin cannot lock themselves (and so maybe the whole tenant) out.
+    admin_id = acme.admin["id"]
+    assert api.patch(f"/users/{admin_id}", {"active": False}, token=acme.token).status == 409
+    assert api.patch(f"/users/{admin_id}", {"role": "student"}, token=acme.token).status == 409
+    assert api.get("/users/me", token=acme.token).json["role"] == "admin"
