@@ -7,6 +7,7 @@ Every tenant-owned key begins with ``T#<tenant_id>``; tenant ids and slugs never
 from __future__ import annotations
 
 import re
+import zlib
 
 _SAFE = re.compile(r"^[^#\s\x00-\x1f]{1,320}$")
 
@@ -60,3 +61,70 @@ def login_throttle_key(tenant_id: str, email: str) -> tuple[str, str]:
 
 def token_family_key(tenant_id: str, family_id: str) -> tuple[str, str]:
     return f"{tenant_prefix(tenant_id)}#FAMILY#{_part(family_id)}", "FAMILY"
+
+
+# --- bookings ------------------------------------------------------------------------------
+#: The waiting-bookings work queue (sparse ``due`` index) is spread over this many partitions.
+BOOKING_DUE_SHARDS = 8
+
+
+def booking_key(tenant_id: str, booking_id: str) -> tuple[str, str]:
+    return f"{tenant_prefix(tenant_id)}#BOOKING#{_part(booking_id)}", "BOOKING"
+
+
+def _status_suffix(status: str | None) -> str:
+    return f"#STATUS#{_part(status)}" if status else ""
+
+
+def bookings_index_pk(tenant_id: str, status: str | None = None) -> str:
+    """Admin views: gsi1 (every booking of the tenant) / gsi4 (one status)."""
+    return f"{tenant_prefix(tenant_id)}#BOOKINGS{_status_suffix(status)}"
+
+
+def student_bookings_pk(tenant_id: str, student_id: str, status: str | None = None) -> str:
+    """Student views: gsi2 (all of the student's bookings) / gsi5 (one status)."""
+    return (
+        f"{tenant_prefix(tenant_id)}#STUDENT#{_part(student_id)}#BOOKINGS{_status_suffix(status)}"
+    )
+
+
+def instructor_bookings_pk(tenant_id: str, instructor_id: str, status: str | None = None) -> str:
+    """Instructor views (sparse: only once assigned): gsi3 (all) / gsi6 (one status)."""
+    prefix = f"{tenant_prefix(tenant_id)}#INSTRUCTOR#{_part(instructor_id)}"
+    return f"{prefix}#BOOKINGS{_status_suffix(status)}"
+
+
+def bookings_index_sk(booking_id: str) -> str:
+    """Booking ids are ULIDs: sorting by id sorts by creation (newest first = descending)."""
+    return _part(booking_id)
+
+
+def booking_due_shard(booking_id: str) -> int:
+    return zlib.crc32(booking_id.encode()) % BOOKING_DUE_SHARDS
+
+
+def booking_due_pk(shard: int) -> str:
+    return f"DUE#BOOKING#{int(shard)}"
+
+
+def booking_due_sk(due_at_iso: str, tenant_id: str, booking_id: str) -> str:
+    """``<escalate-at ISO>#<tenant>#<booking>``: a range condition on time finds the stale ones."""
+    return f"{_part(due_at_iso)}#{_part(tenant_id)}#{_part(booking_id)}"
+
+
+def booking_due_sk_upto(now_iso: str) -> str:
+    """Upper bound (exclusive) of every due_sk whose time is <= ``now_iso`` ('$' > '#')."""
+    return f"{_part(now_iso)}$"
+
+
+def parse_booking_due_sk(due_sk: str) -> tuple[str, str, str]:
+    due_at, tenant_id, booking_id = due_sk.split("#", 2)
+    return due_at, tenant_id, booking_id
+
+
+def instructor_slot_key(tenant_id: str, instructor_id: str, slot: str) -> tuple[str, str]:
+    """A lock item per 15-minute block an assigned booking covers (slot ``yyyy-mm-ddThh:mm``)."""
+    return (
+        f"{tenant_prefix(tenant_id)}#INSTRUCTOR#{_part(instructor_id)}#SLOT#{_part(slot)}",
+        "SLOT",
+    )
