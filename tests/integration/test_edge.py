@@ -87,3 +87,23 @@ def test_configured_origins_are_echoed_only_when_allowed(api, monkeypatch):
     assert r.headers["vary"] == "Origin"
     r = api.get("/health", headers={"Origin": "https://evil.example"})
     assert r.headers.get("access-control-allow-origin") != "https://evil.example"
+
+
+def test_logs_are_json_with_correlation_id_and_tenant(api, acme, monkeypatch):
+    import io
+
+    from chalicelib.observability import logger
+
+    def boom(self):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr("chalicelib.services.users.UserService.me", boom)
+    out = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", out)
+    api.get("/users/me", token=acme.token, headers={"X-Correlation-Id": "trace-me-42"})
+    lines = [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
+    errors = [line for line in lines if line.get("level") == "ERROR"]
+    assert errors, lines
+    assert errors[0]["correlation_id"] == "trace-me-42"
+    assert errors[0]["tenant_id"] == acme.tenant["id"]
+    assert errors[0]["route"] == "GET /users/me"
