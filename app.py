@@ -5,7 +5,6 @@ from chalice import Chalice
 from chalicelib.api import auth, meta, tenants, users
 
 app = Chalice(app_name="tutorbook")
-app.experimental_feature_flags.update(["BLUEPRINTS"])
 
 for module in (meta, tenants, auth, users):
     app.register_blueprint(module.api.blueprint)
