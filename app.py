@@ -2,9 +2,9 @@
 
 from chalice import Chalice
 
-from chalicelib.api import auth, meta, tenants, users
+from chalicelib.api import auth, courses, meta, tenants, users
 
 app = Chalice(app_name="tutorbook")
 
-for module in (meta, tenants, auth, users):
+for module in (meta, tenants, auth, users, courses):
     app.register_blueprint(module.api.blueprint)

@@ -128,3 +128,44 @@ def instructor_slot_key(tenant_id: str, instructor_id: str, slot: str) -> tuple[
         f"{tenant_prefix(tenant_id)}#INSTRUCTOR#{_part(instructor_id)}#SLOT#{_part(slot)}",
         "SLOT",
     )
+
+
+# --- catalog: courses, modules, lessons (one partition per course) --------------------------
+def course_pk(tenant_id: str, course_id: str) -> str:
+    """The course's partition: the course item, its modules and their lessons."""
+    return f"{tenant_prefix(tenant_id)}#COURSE#{_part(course_id)}"
+
+
+def course_key(tenant_id: str, course_id: str) -> tuple[str, str]:
+    return course_pk(tenant_id, course_id), "COURSE"
+
+
+def module_sk(module_id: str) -> str:
+    return f"MODULE#{_part(module_id)}"
+
+
+def module_key(tenant_id: str, course_id: str, module_id: str) -> tuple[str, str]:
+    return course_pk(tenant_id, course_id), module_sk(module_id)
+
+
+def module_lessons_prefix(module_id: str) -> str:
+    """Sort-key prefix of one module's lessons (``begins_with``)."""
+    return f"{module_sk(module_id)}#LESSON#"
+
+
+def lesson_key(tenant_id: str, course_id: str, module_id: str, lesson_id: str) -> tuple[str, str]:
+    return course_pk(tenant_id, course_id), f"{module_lessons_prefix(module_id)}{_part(lesson_id)}"
+
+
+def courses_index_pk(tenant_id: str) -> str:
+    """gsi1: every course of a tenant (drafts too), sorted by course id (= creation time)."""
+    return f"{tenant_prefix(tenant_id)}#COURSES"
+
+
+def published_courses_index_pk(tenant_id: str) -> str:
+    """gsi2 (sparse): only published courses carry it, so a student's page is all published."""
+    return f"{tenant_prefix(tenant_id)}#COURSES#PUBLISHED"
+
+
+def courses_index_sk(course_id: str) -> str:
+    return f"COURSE#{_part(course_id)}"

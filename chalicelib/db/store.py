@@ -5,6 +5,7 @@ from __future__ import annotations
 from chalicelib.context import Actor
 from chalicelib.db import tenants as _tenants
 from chalicelib.db.auth import AuthRepository
+from chalicelib.db.catalog import CatalogRepository
 from chalicelib.db.tenants import TenantRepository
 from chalicelib.db.users import UserRepository
 from chalicelib.models.tenants import Tenant
@@ -28,6 +29,9 @@ class DynamoStore:
 
     def auth(self, tenant_id: str, actor: Actor) -> AuthRepository:
         return AuthRepository(tenant_id, actor)
+
+    def catalog(self, tenant_id: str, actor: Actor) -> CatalogRepository:
+        return CatalogRepository(tenant_id, actor)
 
 
 _store: DynamoStore | None = None

@@ -6,6 +6,13 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from chalicelib.context import Actor
+from chalicelib.models.catalog import (
+    CourseRecord,
+    CourseSummary,
+    CourseTree,
+    LessonRecord,
+    ModuleRecord,
+)
 from chalicelib.models.common import Page
 from chalicelib.models.tenants import Tenant
 from chalicelib.models.users import Role, User
@@ -59,6 +66,54 @@ class AuthRepo(Protocol):
     def revoke(self, family_id: str) -> None: ...
 
 
+class CatalogRepo(Protocol):
+    def tree(self, course_id: str, *, consistent: bool = False) -> CourseTree | None: ...
+    def list_courses(
+        self, *, published_only: bool, limit: int, cursor: str | None
+    ) -> Page[CourseSummary]: ...
+    def create_course(self, record: CourseRecord) -> CourseRecord: ...
+    def update_course(
+        self,
+        course_id: str,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        published: bool | None = None,
+    ) -> CourseRecord: ...
+    def delete_course(self, tree: CourseTree) -> None: ...
+    def add_module(self, course_id: str, record: ModuleRecord) -> None: ...
+    def update_module(
+        self, course_id: str, module_id: str, *, title: str | None, rank: str | None
+    ) -> None: ...
+    def delete_module(self, tree: CourseTree, module_id: str) -> None: ...
+    def add_lesson(self, course_id: str, record: LessonRecord) -> None: ...
+    def update_lesson(
+        self,
+        course_id: str,
+        module_id: str,
+        lesson_id: str,
+        *,
+        title: str | None = None,
+        content: str | None = None,
+        duration_minutes: int | None = None,
+        clear_duration: bool = False,
+        rank: str | None = None,
+    ) -> None: ...
+    def delete_lesson(self, course_id: str, module_id: str, lesson_id: str) -> None: ...
+
+
+# --- bookings -----------------------------------------------------------------------------
+class LoadedLike(Protocol):
+    @property
+    def booking(self) -> Booking | None: ...
+    @property
+    def escalate_after_minutes(self) -> int | None: ...
+    @property
+    def course(self) -> CourseLike | None: ...
+    @property
+    def user(self) -> User | None: ...
+
+
 class Store(Protocol):
     def tenant_id_for_slug(self, slug: str) -> str | None: ...
     def create_tenant_with_admin(
@@ -67,3 +122,4 @@ class Store(Protocol):
     def tenants(self, tenant_id: str, actor: Actor) -> TenantRepo: ...
     def users(self, tenant_id: str, actor: Actor) -> UserRepo: ...
     def auth(self, tenant_id: str, actor: Actor) -> AuthRepo: ...
+    def catalog(self, tenant_id: str, actor: Actor) -> CatalogRepo: ...

@@ -1,0 +1,474 @@
+"""The course catalog on the main table: one partition per course.
+
+Partition ``T#<tid>#COURSE#<cid>`` holds the course (sk ``COURSE``), its modules
+(sk ``MODULE#<mid>``) and their lessons (sk ``MODULE#<mid>#LESSON#<lid>``), so a whole tree is
+one Query. The course item also carries gsi1 (every course of the tenant) and, only while
+published, gsi2 (the sparse "published" index students page through).
+
+Every module or lesson write is a transaction that also bumps the course's ``tree_version``
+(the ETag source) under the condition that the course exists and is not being deleted.
+Deleting a course or a module first *marks* it (``deleting_at`` + the deleter's stamps, under a
+``tree_version`` condition, so the tree just read is known to be complete and no child can be
+added any more), then removes the items with BatchWriteItem in chunks of 25. Each removal is a
+REMOVE record in the table's stream; the marked item's old image names who deleted it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.clock import iso, utcnow
+from chalicelib.context import Actor
+from chalicelib.db import keys
+from chalicelib.db.base import MainItem, cancellation_codes, is_condition_failure, stamp_actions
+from chalicelib.db.pages import decode_cursor, encode_cursor
+from chalicelib.errors import Conflict, NotFound
+from chalicelib.models.catalog import (
+    CourseRecord,
+    CourseSummary,
+    CourseTree,
+    LessonRecord,
+    ModuleRecord,
+)
+from chalicelib.models.common import Page
+
+_FAILED = "ConditionalCheckFailed"
+
+
+class StaleTree(Conflict):
+    """The course's tree changed between the read and the write (the caller may retry)."""
+
+    def __init__(self) -> None:
+        super().__init__("The course changed meanwhile; read it again and retry.")
+
+
+class CatalogItem(MainItem):
+    """Base of the three catalog entities (querying it returns all three)."""
+
+
+class CourseItem(CatalogItem, discriminator="course"):
+    course_id = UnicodeAttribute(attr_name="id")
+    title = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    published = BooleanAttribute(default=False)
+    owner_id = UnicodeAttribute()
+    tree_version = NumberAttribute(default=1)
+    deleting_at = UnicodeAttribute(null=True)
+
+
+class ModuleItem(CatalogItem, discriminator="module"):
+    module_id = UnicodeAttribute(attr_name="id")
+    course_id = UnicodeAttribute()
+    title = UnicodeAttribute()
+    rank = UnicodeAttribute()
+    deleting_at = UnicodeAttribute(null=True)
+
+
+class LessonItem(CatalogItem, discriminator="lesson"):
+    lesson_id = UnicodeAttribute(attr_name="id")
+    course_id = UnicodeAttribute()
+    module_id = UnicodeAttribute()
+    title = UnicodeAttribute()
+    content = UnicodeAttribute(default="")
+    duration_minutes = NumberAttribute(null=True)
+    rank = UnicodeAttribute()
+
+
+def _course_record(item: CourseItem) -> CourseRecord:
+    return CourseRecord(
+        id=item.course_id,
+        title=item.title,
+        description=item.description or "",
+        published=bool(item.published),
+        owner_id=item.owner_id,
+        created_at=item.created_at or "",
+        updated_at=item.updated_at or item.created_at or "",
+        tree_version=int(item.tree_version or 1),
+        deleting=item.deleting_at is not None,
+    )
+
+
+def _module_record(item: ModuleItem) -> ModuleRecord:
+    return ModuleRecord(
+        id=item.module_id, title=item.title, rank=item.rank, deleting=item.deleting_at is not None
+    )
+
+
+def _lesson_record(item: LessonItem) -> LessonRecord:
+    return LessonRecord(
+        id=item.lesson_id,
+        module_id=item.module_id,
+        title=item.title,
+        content=item.content or "",
+        duration_minutes=None if item.duration_minutes is None else int(item.duration_minutes),
+        rank=item.rank,
+    )
+
+
+def summary_of(record: CourseRecord) -> CourseSummary:
+    return CourseSummary(
+        id=record.id,
+        title=record.title,
+        description=record.description,
+        published=record.published,
+        owner_id=record.owner_id,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+    )
+
+
+def _connection() -> Any:
+    return MainItem._get_connection().connection
+
+
+class CatalogRepository:
+    """Courses, modules and lessons of one tenant."""
+
+    def __init__(self, tenant_id: str, actor: Actor) -> None:
+        self.tenant_id = tenant_id
+        self.actor = actor
+
+    # --- keys ----------------------------------------------------------------------------
+    def _course_item(self, course_id: str) -> CourseItem:
+        pk, sk = keys.course_key(self.tenant_id, course_id)
+        return CourseItem(pk, sk)
+
+    def _module_item(self, course_id: str, module_id: str) -> ModuleItem:
+        pk, sk = keys.module_key(self.tenant_id, course_id, module_id)
+        return ModuleItem(pk, sk)
+
+    def _lesson_item(self, course_id: str, module_id: str, lesson_id: str) -> LessonItem:
+        pk, sk = keys.lesson_key(self.tenant_id, course_id, module_id, lesson_id)
+        return LessonItem(pk, sk)
+
+    def _bump_course(
+        self, tx: TransactWrite, course_id: str, *, expected_version: int | None = None
+    ) -> None:
+        """The course part of every child write: new tree version, stamps, still alive."""
+        condition = CourseItem.pk.exists() & CourseItem.deleting_at.does_not_exist()
+        if expected_version is not None:
+            condition &= CourseItem.tree_version == expected_version
+        tx.update(
+            self._course_item(course_id),
+            actions=[CourseItem.tree_version.add(1), *stamp_actions(self.actor)],
+            condition=condition,
+        )
+
+    # --- reads ---------------------------------------------------------------------------
+    def tree(self, course_id: str, *, consistent: bool = False) -> CourseTree | None:
+        """One Query on the course's partition (more only past 1 MB of tree)."""
+        try:
+            pk = keys.course_pk(self.tenant_id, course_id)
+        except ValueError:
+            return None
+        course: CourseRecord | None = None
+        modules: list[ModuleRecord] = []
+        lessons: list[LessonRecord] = []
+        for item in CatalogItem.query(pk, consistent_read=consistent):
+            if isinstance(item, CourseItem):
+                course = _course_record(item)
+            elif isinstance(item, ModuleItem):
+                modules.append(_module_record(item))
+            elif isinstance(item, LessonItem):
+                lessons.append(_lesson_record(item))
+        if course is None:
+            return None
+        return CourseTree(course=course, modules=modules, lessons=lessons)
+
+    def list_courses(
+        self, *, published_only: bool, limit: int, cursor: str | None
+    ) -> Page[CourseSummary]:
+        """Newest first; one Query per page on gsi1 (all) or the sparse gsi2 (published).
+
+        Asks for ``limit + 1`` items so the last page says ``next_cursor: null``.
+        """
+        scope = "courses:published" if published_only else "courses:all"
+        start = decode_cursor(cursor, tenant_id=self.tenant_id, scope=scope)
+        if published_only:
+            index_pk, index_name = keys.published_courses_index_pk(self.tenant_id), "gsi2"
+            results = CourseItem.gsi2.query(
+                index_pk, scan_index_forward=False, limit=limit + 1, last_evaluated_key=start
+            )
+        else:
+            index_pk, index_name = keys.courses_index_pk(self.tenant_id), "gsi1"
+            results = CourseItem.gsi1.query(
+                index_pk, scan_index_forward=False, limit=limit + 1, last_evaluated_key=start
+            )
+        found = [i for i in results if isinstance(i, CourseItem)]
+        page = found[:limit]
+        next_cursor = None
+        if len(found) > limit:
+            last = page[-1]
+            next_key = {
+                "pk": {"S": last.pk},
+                "sk": {"S": last.sk},
+                f"{index_name}pk": {"S": index_pk},
+                f"{index_name}sk": {"S": keys.courses_index_sk(last.course_id)},
+            }
+            next_cursor = encode_cursor(next_key, tenant_id=self.tenant_id, scope=scope)
+        return Page[CourseSummary](
+            items=[summary_of(_course_record(i)) for i in page], next_cursor=next_cursor
+        )
+
+    # --- courses -------------------------------------------------------------------------
+    def create_course(self, record: CourseRecord) -> CourseRecord:
+        pk, sk = keys.course_key(self.tenant_id, record.id)
+        item = CourseItem(
+            pk,
+            sk,
+            tenant_id=self.tenant_id,
+            course_id=record.id,
+            title=record.title,
+            description=record.description,
+            published=record.published,
+            owner_id=record.owner_id,
+            tree_version=1,
+            gsi1pk=keys.courses_index_pk(self.tenant_id),
+            gsi1sk=keys.courses_index_sk(record.id),
+        )
+        if record.published:
+            item.gsi2pk = keys.published_courses_index_pk(self.tenant_id)
+            item.gsi2sk = keys.courses_index_sk(record.id)
+        item.stamp(self.actor, created=True)
+        item.save(condition=CourseItem.pk.does_not_exist())
+        return _course_record(item)
+
+    def update_course(
+        self,
+        course_id: str,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        published: bool | None = None,
+    ) -> CourseRecord:
+        item = self._course_item(course_id)
+        actions: list[Any] = [CourseItem.tree_version.add(1), *stamp_actions(self.actor)]
+        if title is not None:
+            actions.append(CourseItem.title.set(title))
+        if description is not None:
+            actions.append(CourseItem.description.set(description))
+        if published is True:
+            actions += [
+                CourseItem.published.set(True),
+                CourseItem.gsi2pk.set(keys.published_courses_index_pk(self.tenant_id)),
+                CourseItem.gsi2sk.set(keys.courses_index_sk(course_id)),
+            ]
+        elif published is False:
+            actions += [
+                CourseItem.published.set(False),
+                CourseItem.gsi2pk.remove(),
+                CourseItem.gsi2sk.remove(),
+            ]
+        try:
+            item.update(
+                actions=actions,
+                condition=CourseItem.pk.exists() & CourseItem.deleting_at.does_not_exist(),
+            )
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                raise NotFound("course") from exc
+            raise
+        return _course_record(item)
+
+    def delete_course(self, tree: CourseTree) -> None:
+        """Mark (one UpdateItem), then BatchWriteItem every item of the tree, 25 per request."""
+        course_id = tree.course.id
+        item = self._course_item(course_id)
+        try:
+            item.update(
+                actions=[
+                    CourseItem.tree_version.add(1),
+                    CourseItem.deleting_at.set(iso(utcnow())),
+                    CourseItem.gsi1pk.remove(),
+                    CourseItem.gsi1sk.remove(),
+                    CourseItem.gsi2pk.remove(),
+                    CourseItem.gsi2sk.remove(),
+                    *stamp_actions(self.actor),
+                ],
+                condition=CourseItem.pk.exists()
+                & (CourseItem.tree_version == tree.course.tree_version),
+            )
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                raise StaleTree() from exc
+            raise
+        doomed: list[MainItem] = [self._module_item(course_id, m.id) for m in tree.modules]
+        doomed += [
+            self._lesson_item(course_id, lesson.module_id, lesson.id) for lesson in tree.lessons
+        ]
+        doomed.append(item)  # last: a retry after a crash still finds the marked course
+        _batch_delete(doomed)
+
+    # --- modules -------------------------------------------------------------------------
+    def add_module(self, course_id: str, record: ModuleRecord) -> None:
+        pk, sk = keys.module_key(self.tenant_id, course_id, record.id)
+        item = ModuleItem(
+            pk,
+            sk,
+            tenant_id=self.tenant_id,
+            module_id=record.id,
+            course_id=course_id,
+            title=record.title,
+            rank=record.rank,
+        )
+        item.stamp(self.actor, created=True)
+        try:
+            with TransactWrite(connection=_connection()) as tx:
+                tx.save(item, condition=ModuleItem.pk.does_not_exist())
+                self._bump_course(tx, course_id)
+        except TransactWriteError as exc:
+            if _FAILED in cancellation_codes(exc):
+                raise NotFound("course") from exc
+            raise
+
+    def update_module(
+        self, course_id: str, module_id: str, *, title: str | None, rank: str | None
+    ) -> None:
+        actions: list[Any] = stamp_actions(self.actor)
+        if title is not None:
+            actions.append(ModuleItem.title.set(title))
+        if rank is not None:
+            actions.append(ModuleItem.rank.set(rank))
+        try:
+            with TransactWrite(connection=_connection()) as tx:
+                tx.update(
+                    self._module_item(course_id, module_id),
+                    actions=actions,
+                    condition=ModuleItem.pk.exists() & ModuleItem.deleting_at.does_not_exist(),
+                )
+                self._bump_course(tx, course_id)
+        except TransactWriteError as exc:
+            codes = cancellation_codes(exc)
+            if codes[:1] == [_FAILED]:
+                raise NotFound("module") from exc
+            if _FAILED in codes:
+                raise NotFound("course") from exc
+            raise
+
+    def delete_module(self, tree: CourseTree, module_id: str) -> None:
+        """Mark the module (with a tree-version check) then batch-delete it and its lessons."""
+        course_id = tree.course.id
+        module = self._module_item(course_id, module_id)
+        try:
+            with TransactWrite(connection=_connection()) as tx:
+                tx.update(
+                    module,
+                    actions=[ModuleItem.deleting_at.set(iso(utcnow())), *stamp_actions(self.actor)],
+                    condition=ModuleItem.pk.exists(),
+                )
+                self._bump_course(tx, course_id, expected_version=tree.course.tree_version)
+        except TransactWriteError as exc:
+            codes = cancellation_codes(exc)
+            if codes[:1] == [_FAILED]:
+                raise NotFound("module") from exc
+            if _FAILED in codes:
+                raise StaleTree() from exc
+            raise
+        doomed: list[MainItem] = [
+            self._lesson_item(course_id, module_id, lesson.id)
+            for lesson in tree.lessons
+            if lesson.module_id == module_id
+        ]
+        doomed.append(module)
+        _batch_delete(doomed)
+
+    # --- lessons -------------------------------------------------------------------------
+    def add_lesson(self, course_id: str, record: LessonRecord) -> None:
+        pk, sk = keys.lesson_key(self.tenant_id, course_id, record.module_id, record.id)
+        item = LessonItem(
+            pk,
+            sk,
+            tenant_id=self.tenant_id,
+            lesson_id=record.id,
+            course_id=course_id,
+            module_id=record.module_id,
+            title=record.title,
+            content=record.content,
+            duration_minutes=record.duration_minutes,
+            rank=record.rank,
+        )
+        item.stamp(self.actor, created=True)
+        m_pk, m_sk = keys.module_key(self.tenant_id, course_id, record.module_id)
+        try:
+            with TransactWrite(connection=_connection()) as tx:
+                tx.condition_check(
+                    ModuleItem,
+                    m_pk,
+                    m_sk,
+                    condition=ModuleItem.pk.exists() & ModuleItem.deleting_at.does_not_exist(),
+                )
+                tx.save(item, condition=LessonItem.pk.does_not_exist())
+                self._bump_course(tx, course_id)
+        except TransactWriteError as exc:
+            codes = cancellation_codes(exc)
+            if codes[:1] == [_FAILED]:
+                raise NotFound("module") from exc
+            if _FAILED in codes:
+                raise NotFound("course") from exc
+            raise
+
+    def update_lesson(
+        self,
+        course_id: str,
+        module_id: str,
+        lesson_id: str,
+        *,
+        title: str | None = None,
+        content: str | None = None,
+        duration_minutes: int | None = None,
+        clear_duration: bool = False,
+        rank: str | None = None,
+    ) -> None:
+        actions: list[Any] = stamp_actions(self.actor)
+        if title is not None:
+            actions.append(LessonItem.title.set(title))
+        if content is not None:
+            actions.append(LessonItem.content.set(content))
+        if duration_minutes is not None:
+            actions.append(LessonItem.duration_minutes.set(duration_minutes))
+        elif clear_duration:
+            actions.append(LessonItem.duration_minutes.remove())
+        if rank is not None:
+            actions.append(LessonItem.rank.set(rank))
+        try:
+            with TransactWrite(connection=_connection()) as tx:
+                tx.update(
+                    self._lesson_item(course_id, module_id, lesson_id),
+                    actions=actions,
+                    condition=LessonItem.pk.exists(),
+                )
+                self._bump_course(tx, course_id)
+        except TransactWriteError as exc:
+            codes = cancellation_codes(exc)
+            if codes[:1] == [_FAILED]:
+                raise NotFound("lesson") from exc
+            if _FAILED in codes:
+                raise NotFound("course") from exc
+            raise
+
+    def delete_lesson(self, course_id: str, module_id: str, lesson_id: str) -> None:
+        try:
+            with TransactWrite(connection=_connection()) as tx:
+                tx.delete(
+                    self._lesson_item(course_id, module_id, lesson_id),
+                    condition=LessonItem.pk.exists(),
+                )
+                self._bump_course(tx, course_id)
+        except TransactWriteError as exc:
+            codes = cancellation_codes(exc)
+            if codes[:1] == [_FAILED]:
+                raise NotFound("lesson") from exc
+            if _FAILED in codes:
+                raise NotFound("course") from exc
+            raise
+
+
+def _batch_delete(items: list[MainItem]) -> None:
+    """BatchWriteItem in chunks of 25 (PynamoDB flushes every 25 and retries unprocessed)."""
+    with CatalogItem.batch_write() as batch:
+        for item in items:
+            batch.delete(item)

@@ -1,0 +1,146 @@
+"""Course catalog schemas: courses, modules and lessons (requests, responses, records).
+
+``position`` in every answer is the item's 0-based index among its siblings, in display order.
+In a request it says where to put the item: ``0`` is first, anything at or past the number of
+siblings appends; an omitted position appends on create and keeps the place on update.
+Inserting at a taken position moves the item that held it (and those after it) one down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from chalicelib.models.common import ListQuery, Out, StrictModel
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Description = Annotated[str, StringConstraints(max_length=5000)]
+Content = Annotated[str, StringConstraints(max_length=20000)]
+Minutes = Annotated[int, Field(ge=1, le=1440)]
+Position = Annotated[
+    int,
+    Field(ge=0, le=10000, description="0-based place among the siblings; past the end appends."),
+]
+
+#: Upper bounds that keep a course's tree small enough to read in one Query (see db/catalog.py).
+MAX_MODULES_PER_COURSE = 100
+MAX_LESSONS_PER_MODULE = 100
+
+
+# --- responses -----------------------------------------------------------------------------
+class Lesson(Out):
+    id: str
+    title: str
+    content: str
+    duration_minutes: int | None
+    position: int
+
+
+class Module(Out):
+    id: str
+    title: str
+    position: int
+    lessons: list[Lesson] = Field(default_factory=list)
+
+
+class CourseSummary(Out):
+    id: str
+    title: str
+    description: str
+    published: bool
+    owner_id: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class Course(CourseSummary):
+    """A course with its whole tree, ordered by ``position``."""
+
+    modules: list[Module] = Field(default_factory=list)
+
+
+# --- requests ------------------------------------------------------------------------------
+class CourseIn(StrictModel):
+    title: Title
+    description: Description = ""
+    published: bool = False
+
+
+class CoursePatchIn(StrictModel):
+    title: Title | None = None
+    description: Description | None = None
+    published: bool | None = None
+
+
+class ModuleIn(StrictModel):
+    title: Title
+    position: Position | None = None
+
+
+class ModulePatchIn(StrictModel):
+    title: Title | None = None
+    position: Position | None = None
+
+
+class LessonIn(StrictModel):
+    title: Title
+    content: Content = ""
+    duration_minutes: Minutes | None = None
+    position: Position | None = None
+
+
+class LessonPatchIn(StrictModel):
+    """``duration_minutes: null`` clears the duration; leaving it out keeps it."""
+
+    title: Title | None = None
+    content: Content | None = None
+    duration_minutes: Minutes | None = None
+    position: Position | None = None
+
+
+class CourseListQuery(ListQuery):
+    pass
+
+
+# --- records: what the data layer hands the service (no PynamoDB types) --------------------
+@dataclass(frozen=True)
+class CourseRecord:
+    id: str
+    title: str
+    description: str
+    published: bool
+    owner_id: str
+    created_at: str
+    updated_at: str
+    tree_version: int = 1
+    deleting: bool = False
+
+
+@dataclass(frozen=True)
+class ModuleRecord:
+    id: str
+    title: str
+    rank: str
+    deleting: bool = False
+
+
+@dataclass(frozen=True)
+class LessonRecord:
+    id: str
+    module_id: str
+    title: str
+    content: str
+    duration_minutes: int | None
+    rank: str
+
+
+@dataclass
+class CourseTree:
+    """Everything stored under one course, as read by one Query (unordered)."""
+
+    course: CourseRecord
+    modules: list[ModuleRecord] = field(default_factory=list)
+    lessons: list[LessonRecord] = field(default_factory=list)
