@@ -30,11 +30,13 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 def _reset_caches() -> None:
     from chalicelib.config import reset_settings
     from chalicelib.db.base import configure
+    from chalicelib.db.tenants import forget_slugs
     from chalicelib.secrets import reset_secrets
 
     reset_settings()
     reset_secrets()
     configure()
+    forget_slugs()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from chalicelib.context import Actor
 from chalicelib.db import keys
 from chalicelib.db.base import MainItem, is_condition_failure
+from chalicelib.db.users import Credential, CredentialItem
 
 
 class ThrottleItem(MainItem, discriminator="login_throttle"):
@@ -40,13 +41,25 @@ class AuthRepository:
         self.actor = actor
 
     # -- login throttle ------------------------------------------------------------------
-    def throttle(self, email: str) -> Throttle:
-        pk, sk = keys.login_throttle_key(self.tenant_id, email)
+    def login_state(self, email: str) -> tuple[Credential | None, Throttle]:
+        """The credential and the failure counter of one (tenant, email): ONE Query.
+
+        Both items share the email's partition, so a login reads them together.
+        """
         try:
-            item = ThrottleItem.get(pk, sk, consistent_read=True)
-        except DoesNotExist:
-            return Throttle(failures=0, window_started=0)
-        return Throttle(failures=int(item.failures), window_started=float(item.window_started))
+            pk, _ = keys.credential_key(self.tenant_id, email)
+        except ValueError:
+            return None, Throttle(failures=0, window_started=0)
+        credential: Credential | None = None
+        throttle = Throttle(failures=0, window_started=0)
+        for item in MainItem.query(pk, consistent_read=True):
+            if isinstance(item, CredentialItem):
+                credential = Credential(user_id=item.user_id, password_hash=item.password_hash)
+            elif isinstance(item, ThrottleItem):
+                throttle = Throttle(
+                    failures=int(item.failures), window_started=float(item.window_started)
+                )
+        return credential, throttle
 
     def record_failure(self, email: str, *, now: datetime, window: timedelta) -> Throttle:
         """Count a failure atomically; a window that has passed starts again at one."""

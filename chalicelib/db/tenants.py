@@ -70,16 +70,26 @@ def create_tenant_with_admin(tenant: Tenant, admin: User, password_hash: str, ac
         raise
 
 
+_SLUG_CACHE: dict[str, str] = {}
+
+
 def tenant_id_for_slug(slug: str) -> str | None:
+    """Slugs never change owner (tenants are not renamed or deleted), so hits are cached."""
+    if slug in _SLUG_CACHE:
+        return _SLUG_CACHE[slug]
     try:
         pk, sk = keys.slug_key(slug)
-    except ValueError:
-        return None
-    try:
         item = SlugItem.get(pk, sk)
-    except DoesNotExist:
+    except (ValueError, DoesNotExist):
         return None
+    if item.tenant_id and len(_SLUG_CACHE) < 10_000:
+        _SLUG_CACHE[slug] = item.tenant_id
     return item.tenant_id
+
+
+def forget_slugs() -> None:
+    """Tests that recreate the emulated tables call this."""
+    _SLUG_CACHE.clear()
 
 
 class TenantRepository:

@@ -114,14 +114,6 @@ class UserRepository:
         except NotFound:
             return None
 
-    def credential(self, email: str) -> Credential | None:
-        try:
-            pk, sk = keys.credential_key(self.tenant_id, email)
-            item = CredentialItem.get(pk, sk, consistent_read=True)
-        except (DoesNotExist, ValueError):
-            return None
-        return Credential(user_id=item.user_id, password_hash=item.password_hash)
-
     def update(
         self,
         user_id: str,

@@ -61,22 +61,20 @@ class AuthService:
             raise _invalid()
         auth = self.store.auth(tenant_id, self._actor(None))
         window = timedelta(seconds=settings.login_window_seconds)
-        throttle = auth.throttle(email)
+        credential, throttle = auth.login_state(email)
         window_ends = throttle.window_started + window.total_seconds()
         if throttle.failures >= settings.login_max_failures and window_ends > now.timestamp():
             raise TooManyRequests(
                 "Too many failed logins for this account; try again later.",
                 retry_after=int(window_ends - now.timestamp()) + 1,
             )
-        users = self.store.users(tenant_id, self._actor(None))
-        credential = users.credential(email)
         if credential is None:
             passwords.burn_verification_time(password)
         if credential is None or not passwords.verify_password(credential.password_hash, password):
             auth.record_failure(email, now=now, window=window)
             logger.info("login failed", extra={"tenant_id": tenant_id})
             raise _invalid()
-        user = users.find(credential.user_id)
+        user = self.store.users(tenant_id, self._actor(None)).find(credential.user_id)
         if user is None or not user.active:
             raise _invalid()
         if throttle.failures:

@@ -154,3 +154,11 @@ def test_refresh_tokens_are_stored_only_as_hashes(api, acme_users, aws):
     assert tokens["refresh_token"] not in dump
     assert tokens["refresh_token"].split(".")[2] not in dump
     assert PASSWORD not in dump
+
+
+def test_login_request_budget(api, acme_users, aws_requests):
+    login(api, "acme", "stu@acme.test")  # warms the slug cache, as a warm Lambda would be
+    aws_requests.reset()
+    login(api, "acme", "stu@acme.test")
+    # credential + throttle in one Query, the user, the new token family.
+    assert aws_requests.operations() == ["Query", "GetItem", "PutItem"]

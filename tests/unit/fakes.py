@@ -104,9 +104,6 @@ class FakeUsers:
     def find(self, user_id: str) -> User | None:
         return self.store.users_by_key.get((self.tenant_id, user_id))
 
-    def credential(self, email: str) -> Cred | None:
-        return self.store.creds.get((self.tenant_id, email))
-
     def update(self, user_id, *, name=None, role=None, active=None) -> User:
         user = self.get(user_id)
         changes = {"name": name, "role": role, "active": active}
@@ -130,6 +127,9 @@ class FakeAuth:
 
     def throttle(self, email: str) -> Throttle:
         return self.store.throttles.get((self.tenant_id, email), Throttle())
+
+    def login_state(self, email: str) -> tuple[Cred | None, Throttle]:
+        return self.store.creds.get((self.tenant_id, email)), self.throttle(email)
 
     def record_failure(self, email: str, *, now: datetime, window: timedelta) -> Throttle:
         t = self.throttle(email)
