@@ -131,7 +131,10 @@ def http_call(base_url: str, timeout: float = 30.0) -> Call:
                 status, raw = int(response.status), response.read()
         except urllib.error.HTTPError as exc:
             status, raw = exc.code, exc.read()
-        return status, json.loads(raw) if raw else None
+        try:
+            return status, json.loads(raw) if raw else None
+        except ValueError:  # not JSON (a proxy's or server's HTML error page)
+            return status, raw.decode(errors="replace")
 
     return call
 
