@@ -2,9 +2,16 @@
 
 from chalice import Chalice
 
+from chalicelib.api import audit as audit_api
 from chalicelib.api import auth, courses, meta, tenants, users
+from chalicelib.events import audit as audit_events
 
 app = Chalice(app_name="tutorbook")
 
 for module in (meta, tenants, auth, users, courses):
     app.register_blueprint(module.api.blueprint)
+app.register_blueprint(audit_api.api.blueprint)
+
+# Event functions: stream -> audit / notifications queue; queues -> SES / escalation.
+for events in (audit_events,):
+    app.register_blueprint(events.bp)

@@ -130,6 +130,12 @@ def instructor_slot_key(tenant_id: str, instructor_id: str, slot: str) -> tuple[
     )
 
 
+
+def booking_course_key(tenant_id: str, course_id: str) -> tuple[str, str]:
+    """The course a booking refers to: the catalog's :func:`course_key` (other modules use it)."""
+    return course_key(tenant_id, course_id)
+
+
 # --- catalog: courses, modules, lessons (one partition per course) --------------------------
 def course_pk(tenant_id: str, course_id: str) -> str:
     """The course's partition: the course item, its modules and their lessons."""

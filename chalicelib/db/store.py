@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from chalicelib.context import Actor
 from chalicelib.db import tenants as _tenants
 from chalicelib.db.auth import AuthRepository
+from chalicelib.db.bookings import BookingRepository, run_once
 from chalicelib.db.catalog import CatalogRepository
 from chalicelib.db.tenants import TenantRepository
 from chalicelib.db.users import UserRepository
@@ -29,6 +33,14 @@ class DynamoStore:
 
     def auth(self, tenant_id: str, actor: Actor) -> AuthRepository:
         return AuthRepository(tenant_id, actor)
+
+    def bookings(self, tenant_id: str, actor: Actor) -> BookingRepository:
+        return BookingRepository(tenant_id, actor)
+
+    def run_once(
+        self, scope: str, payload: dict[str, Any], produce: Callable[[], dict[str, Any]]
+    ) -> dict[str, Any]:
+        return run_once(scope, payload, produce)
 
     def catalog(self, tenant_id: str, actor: Actor) -> CatalogRepository:
         return CatalogRepository(tenant_id, actor)

@@ -11,9 +11,11 @@
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 import sys
@@ -64,6 +66,12 @@ def _reset_caches() -> None:
     configure()
 
 
+def _text(body: str) -> str:
+    """An HTML email body as one readable console line."""
+    text = re.sub(r"<[^>]+>", " ", body) if "<" in body else body
+    return re.sub(r"\s+", " ", html.unescape(text)).strip()
+
+
 class MailPrinter:
     """Prints every email the emulated SES accepted (moto runs in this process)."""
 
@@ -98,7 +106,7 @@ class MailPrinter:
                 print(
                     f"[local mail] from={getattr(message, 'source', '?')} to={to}\n"
                     f"  subject: {getattr(message, 'subject', '')}\n"
-                    f"  {str(getattr(message, 'body', '')).strip()[:2000]}",
+                    f"  {_text(str(getattr(message, 'body', '')))[:2000]}",
                     flush=True,
                 )
             self.seen = max(self.seen, len(messages))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from chalicelib.context import Actor
+from chalicelib.models.bookings import Booking, BookingStatus
 from chalicelib.models.catalog import (
     CourseRecord,
     CourseSummary,
@@ -114,6 +116,61 @@ class LoadedLike(Protocol):
     def user(self) -> User | None: ...
 
 
+# --- bookings -----------------------------------------------------------------------------
+class LoadedLike(Protocol):
+    @property
+    def booking(self) -> Booking | None: ...
+    @property
+    def escalate_after_minutes(self) -> int | None: ...
+    @property
+    def course(self) -> CourseLike | None: ...
+    @property
+    def user(self) -> User | None: ...
+
+
+class CourseLike(Protocol):
+    @property
+    def published(self) -> bool: ...
+
+
+class BookingRepo(Protocol):
+    def load(
+        self,
+        *,
+        booking_id: str | None = None,
+        tenant: bool = False,
+        course_id: str | None = None,
+        user_id: str | None = None,
+    ) -> LoadedLike: ...
+    def get(self, booking_id: str) -> Booking: ...
+    def list(
+        self,
+        *,
+        student_id: str | None = None,
+        instructor_id: str | None = None,
+        status: BookingStatus | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> Page[Booking]: ...
+    def create(self, booking: Booking, *, escalate_at: datetime | None) -> Booking: ...
+    def transition(
+        self,
+        current: Booking,
+        to: BookingStatus,
+        *,
+        escalate_at: datetime | None = None,
+        instructor_id: str | None = None,
+        reason: str | None = None,
+        claim_time: bool = False,
+        release_time: bool = False,
+    ) -> Booking: ...
+
+
+#: Runs ``produce`` at most once per ``scope`` and answers its (stored) result; a different
+#: ``payload`` under the same scope is refused.
+Once = Callable[[str, dict[str, Any], Callable[[], dict[str, Any]]], dict[str, Any]]
+
+
 class Store(Protocol):
     def tenant_id_for_slug(self, slug: str) -> str | None: ...
     def create_tenant_with_admin(
@@ -122,4 +179,8 @@ class Store(Protocol):
     def tenants(self, tenant_id: str, actor: Actor) -> TenantRepo: ...
     def users(self, tenant_id: str, actor: Actor) -> UserRepo: ...
     def auth(self, tenant_id: str, actor: Actor) -> AuthRepo: ...
+    def bookings(self, tenant_id: str, actor: Actor) -> BookingRepo: ...
+    def run_once(
+        self, scope: str, payload: dict[str, Any], produce: Callable[[], dict[str, Any]]
+    ) -> dict[str, Any]: ...
     def catalog(self, tenant_id: str, actor: Actor) -> CatalogRepo: ...

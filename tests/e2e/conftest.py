@@ -124,24 +124,15 @@ def _child_env(port: int, moto_port: int, state_dir: Path) -> dict[str, str]:
     return env
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
-    except ProcessLookupError:
-        pass
+def start_stack(
+    state_dir: Path, *, port: int | None = None, moto_port: int | None = None
+) -> tuple[subprocess.Popen[bytes], LocalStack]:
+    """Start ``python -m chalicelib.local`` and wait until it serves /health and has seeded.
 
-
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    state_dir = tmp_path_factory.mktemp("local-stack")
+    The caller owns the process: stop it with :func:`stop_stack`.
+    """
+    port, moto_port = port or free_port(), moto_port or free_port()
     log_path = state_dir / "console.log"
-    port, moto_port = free_port(), free_port()
     stack = LocalStack(
         base_url=f"http://127.0.0.1:{port}",
         moto_url=f"http://127.0.0.1:{moto_port}",
@@ -170,9 +161,35 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
             time.sleep(0.25)
         seeded = json.loads(logins_file.read_text())
         stack.logins = {role: Login(**login) for role, login in seeded["logins"].items()}
+    except BaseException:
+        stop_stack(process)
+        raise
+    return process, stack
+
+
+def stop_stack(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
+    """Signal the stack's process group; escalate to SIGKILL after 15 s. Answers the exit code."""
+    if process.poll() is not None:
+        return int(process.returncode)
+    try:
+        os.killpg(process.pid, sig)
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+    except ProcessLookupError:
+        pass
+    return int(process.wait())
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The whole local stack on free ports, shared by every e2e test of the session."""
+    process, stack = start_stack(tmp_path_factory.mktemp("local-stack"))
+    try:
         yield stack
     finally:
-        _stop(process)
+        stop_stack(process)
 
 
 def _healthy(base_url: str) -> bool:

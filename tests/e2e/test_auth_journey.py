@@ -93,7 +93,7 @@ def test_sign_up_login_refresh_rotation_reuse_and_logout(local_stack: LocalStack
     # The spent token again: refused, and the whole family (incl. the newer token) is revoked.
     r = call(s, "POST", "/auth/refresh", {"refresh_token": first["refresh_token"]})
     assert r.status_code == 401
-    assert error_code(r) == "unauthorized" or error_code(r).startswith("invalid")
+    assert error_code(r) == "unauthorized"
     r = call(s, "POST", "/auth/refresh", {"refresh_token": second["refresh_token"]})
     assert r.status_code == 401
 
@@ -129,26 +129,13 @@ def test_correlation_id_is_echoed_or_generated(local_stack: LocalStack) -> None:
     assert r.headers.get("X-Correlation-Id")
 
 
-def test_the_emulator_answers_with_the_infra_resources(local_stack: LocalStack) -> None:
+def test_the_emulator_answers_on_moto_url(local_stack: LocalStack) -> None:
     r = requests.get(local_stack.moto_url + "/moto-api/data.json", timeout=30)
     assert r.status_code == 200
-    tables = r.json()["dynamodb"]["Table"]
-    names = [t if isinstance(t, str) else t.get("name", "") for t in _flatten(tables)]
-    assert any("MainTable" in str(n) for n in names) or "MainTable" in r.text
+    assert "tutorbook-local-MainTable" in {t["name"] for t in r.json()["dynamodb"]["Table"]}
 
 
 def test_a_bad_token_gets_the_error_envelope(local_stack: LocalStack) -> None:
     r = call(local_stack, "GET", "/users/me", token="not-a-jwt")
     assert r.status_code == 401
     assert error_code(r) == "unauthorized"
-
-
-def _flatten(value: Any) -> list[Any]:
-    if isinstance(value, dict):
-        out: list[Any] = []
-        for v in value.values():
-            out.extend(_flatten(v))
-        return out
-    if isinstance(value, list):
-        return value
-    return [value]

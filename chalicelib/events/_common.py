@@ -1,0 +1,88 @@
+"""What every event function shares: the stream batch processor, logging context, metrics."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+from chalicelib.observability import logger
+
+
+class NotProcessed(Exception):  # noqa: N818 - a reason, reported per record
+    """A stream record after a failed one: left for the retry, which starts at the failure."""
+
+
+class StreamBatchProcessor(BatchProcessor):
+    """Powertools' batch processor for DynamoDB streams, with stream semantics.
+
+    Records of a shard must take effect in order. Once one record fails, every later record of
+    the batch is reported failed too (without running it): Lambda then checkpoints just before
+    the first failure, the earlier records stay committed, and the retry starts at the failure.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
+        self._failed = False
+
+    def _prepare(self) -> None:
+        super()._prepare()
+        self._failed = False
+
+    def _process_record(self, record: dict) -> Any:
+        if self._failed:
+            try:
+                raise NotProcessed("an earlier record of this batch failed")
+            except NotProcessed:
+                data = self._to_batch_type(record=record, event_type=self.event_type)
+                return self.failure_handler(record=data, exception=sys.exc_info())
+        result = super()._process_record(record)
+        if result[0] == "fail":
+            self._failed = True
+        return result
+
+
+def sqs_processor() -> BatchProcessor:
+    """Powertools' batch processor for SQS: a failed message is reported, the rest succeed."""
+    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+@contextmanager
+def log_context(**keys: str | None) -> Iterator[None]:
+    """Structured-log keys (correlation id, tenant ...) for the duration of one record."""
+    present = {k: v for k, v in keys.items() if v}
+    logger.append_keys(**present)
+    try:
+        yield
+    finally:
+        logger.remove_keys(list(present))
+
+
+class BatchMetrics:
+    """Counts for one invocation, published as one EMF document (never breaks the handler)."""
+
+    def __init__(self, function: str) -> None:
+        self.function = function
+        self.counts: Counter[str] = Counter()
+
+    def add(self, name: str, value: int = 1) -> None:
+        self.counts[name] += value
+
+    def publish(self) -> None:
+        if not any(self.counts.values()):
+            return
+        try:
+            from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+            metrics = EphemeralMetrics(namespace="tutorbook", service="tutorbook")
+            metrics.add_dimension(name="function", value=self.function)
+            for name, value in sorted(self.counts.items()):
+                if value:
+                    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+            metrics.flush_metrics()
+        except Exception:  # noqa: BLE001 - metrics must never fail the function
+            logger.exception("metrics could not be published")

@@ -1,0 +1,104 @@
+"""Messages on the queues (the contract between a producer and its consumer function)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+Key = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class Message(BaseModel):
+    """Queue messages are strict: an unknown shape is a poison message, not a guess."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NotificationKind(StrEnum):
+    booking_requested = "booking_requested"
+    booking_approved = "booking_approved"
+    booking_assigned = "booking_assigned"
+    booking_completed = "booking_completed"
+    booking_rejected = "booking_rejected"
+    booking_cancelled = "booking_cancelled"
+    booking_escalated = "booking_escalated"
+    user_welcome = "user_welcome"
+
+
+class NotificationMessage(Message):
+    """One notification: what happened, to what, and who did it (recipients are resolved later).
+
+    ``id`` is derived from the stream record that caused it, so a replayed record yields the
+    same id and the sender's idempotency turns the repeat into a no-op.
+    """
+
+    id: Key
+    kind: NotificationKind
+    tenant_id: Key
+    entity_id: Key
+    correlation_id: str | None = None
+    actor_id: str | None = None
+    #: The entity as it is after the change (plain JSON, no secrets).
+    entity: dict[str, Any]
+    #: The entity before the change (for recipients who were involved before, e.g. on cancel).
+    previous: dict[str, Any] | None = None
+
+
+class EscalationMessage(Message):
+    """A booking that waited too long in ``status`` (found by the scheduled finder)."""
+
+    tenant_id: Key
+    booking_id: Key
+    status: Key
+    due_at: str
+    #: One id per finder run: the escalation's audit entry carries it.
+    correlation_id: str | None = None
+
+
+class Change(BaseModel):
+    """One change of a main-table item, as read from the stream (images are plain JSON
+    without key attributes and without secrets)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    sequence: str
+    action: str  # "created" | "updated" | "deleted"
+    at: str  # the record's time, ISO 8601 UTC
+    entity_type: str | None = None
+    entity_id: str | None = None
+    tenant_id: str | None = None
+    actor_id: str | None = None
+    correlation_id: str | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+
+    @property
+    def is_noop(self) -> bool:
+        """An update that changed nothing (moto emits these; DynamoDB does not)."""
+        return self.action == "updated" and self.before == self.after
+
+
+class Recipient(BaseModel):
+    """A person an email goes to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    name: str
+    email: str
+
+
+class OutgoingEmail(BaseModel):
+    """One rendered email to one recipient; ``key`` makes its sending exactly-once."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    tenant_id: str
+    to: str
+    subject: str
+    text: str
+    html: str

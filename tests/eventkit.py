@@ -1,0 +1,153 @@
+"""Realistic Lambda events for the event functions' tests.
+
+* :class:`StreamTap` reads the main table's real change records from moto's stream (what
+  Lambda would deliver) and shapes them as a DynamoDB Streams event, each record with a fresh,
+  unique ``eventID`` unless told otherwise.
+* :func:`sqs_event` builds an SQS event with a unique ``messageId`` per record; :class:`QueueTap`
+  receives the real messages a function put on a queue and shapes them the same way.
+* :func:`sent_emails` reads what SES (moto) has sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+import boto3
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+
+class StreamTap:
+    """Reads the main table's stream from where it left off (one shard on moto)."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        self.ddb = boto3.client("dynamodb", region_name=REGION)
+        self.streams = boto3.client("dynamodbstreams", region_name=REGION)
+        self.arn = self.ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        self.checkpoints: dict[str, str] = {}
+
+    def skip(self) -> None:
+        """Forget everything written so far (e.g. the fixtures' sign-ups)."""
+        self.records()
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every record written since the last call, in stream order, shaped as Lambda's."""
+        out: list[dict[str, Any]] = []
+        shards = self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]
+        for shard in shards:
+            sid = shard["ShardId"]
+            kwargs: dict[str, Any] = {"StreamArn": self.arn, "ShardId": sid}
+            if sid in self.checkpoints:
+                kwargs["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
+                kwargs["SequenceNumber"] = self.checkpoints[sid]
+            else:
+                kwargs["ShardIteratorType"] = "TRIM_HORIZON"
+            iterator = self.streams.get_shard_iterator(**kwargs)["ShardIterator"]
+            while iterator:
+                page = self.streams.get_records(ShardIterator=iterator, Limit=1000)
+                if not page["Records"]:
+                    break
+                out.extend(self._lambda_record(r) for r in page["Records"])
+                self.checkpoints[sid] = page["Records"][-1]["dynamodb"]["SequenceNumber"]
+                iterator = page.get("NextShardIterator")
+        return out
+
+    def _lambda_record(self, record: dict[str, Any]) -> dict[str, Any]:
+        data = dict(record["dynamodb"])
+        created = data.get("ApproximateCreationDateTime")
+        if isinstance(created, datetime):
+            data["ApproximateCreationDateTime"] = created.timestamp()
+        return {
+            "eventID": uuid.uuid4().hex,
+            "eventName": record["eventName"],
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": REGION,
+            "eventSourceARN": self.arn,
+            "dynamodb": data,
+        }
+
+
+def stream_event(records: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"Records": [dict(r) for r in records]}
+
+
+def sqs_record(body: str, queue: str = "queue", message_id: str | None = None) -> dict[str, Any]:
+    return {
+        "messageId": message_id or str(uuid.uuid4()),
+        "receiptHandle": uuid.uuid4().hex,
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1700000000000",
+            "SenderId": ACCOUNT,
+            "ApproximateFirstReceiveTimestamp": "1700000000000",
+        },
+        "messageAttributes": {},
+        "md5OfBody": hashlib.md5(body.encode()).hexdigest(),  # noqa: S324
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}",
+        "awsRegion": REGION,
+    }
+
+
+def sqs_event(records: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"Records": records}
+
+
+class QueueTap:
+    """Receives (and deletes) the messages on a queue; returns them as SQS event records."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sqs = boto3.client("sqs", region_name=REGION)
+
+    def bodies(self) -> list[str]:
+        out: list[str] = []
+        while True:
+            got = self.sqs.receive_message(
+                QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not got:
+                return out
+            for m in got:
+                out.append(m["Body"])
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
+
+    def records(self) -> list[dict[str, Any]]:
+        name = self.url.rsplit("/", 1)[-1]
+        return [sqs_record(b, queue=name) for b in self.bodies()]
+
+
+def sent_emails() -> list[dict[str, Any]]:
+    """Every email moto's SES (v2 keeps them in v1's backend) has sent, oldest first.
+
+    moto keeps the HTML part when an email has both (the text part is checked elsewhere).
+    """
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    backend = ses_backends[DEFAULT_ACCOUNT_ID][REGION]
+    return [
+        {
+            "from": m.source,
+            "to": list(m.destinations.get("ToAddresses", [])),
+            "subject": m.subject,
+            "body": m.body,
+        }
+        for m in backend.sent_messages
+    ]
+
+
+def failures(answer: Any) -> list[str]:
+    return [f["itemIdentifier"] for f in (answer or {}).get("batchItemFailures", [])]
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
