@@ -3,12 +3,12 @@
 from chalice import Chalice
 
 from chalicelib.api import audit as audit_api
-from chalicelib.api import auth, courses, meta, tenants, users
+from chalicelib.api import auth, bookings, courses, meta, tenants, users
 from chalicelib.events import audit as audit_events
 
 app = Chalice(app_name="tutorbook")
 
-for module in (meta, tenants, auth, users, courses):
+for module in (meta, tenants, auth, users, courses, bookings):
     app.register_blueprint(module.api.blueprint)
 app.register_blueprint(audit_api.api.blueprint)
 

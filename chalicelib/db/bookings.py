@@ -20,9 +20,10 @@ Every transition is a conditional write on status AND version (``VersionAttribut
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, VersionAttribute
@@ -37,13 +38,14 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.clock import iso
+from chalicelib.config import get_settings
 from chalicelib.context import Actor
 from chalicelib.db import keys
 from chalicelib.db.base import MainItem, cancellation_codes, is_condition_failure, stamp_actions
 from chalicelib.db.pages import decode_cursor, encode_cursor
 from chalicelib.db.tenants import TenantItem
 from chalicelib.db.users import UserItem, user_from_item
-from chalicelib.errors import Conflict, InstructorUnavailable, NotFound
+from chalicelib.errors import Conflict, InstructorUnavailable, NotFound, ValidationFailed
 from chalicelib.models.bookings import Booking, BookingStatus
 from chalicelib.models.common import Page
 from chalicelib.models.users import User
@@ -506,3 +508,62 @@ class BookingRepository:
                 return None
             raise
         return booking_from_item(BookingItem.from_raw_data(data["Attributes"]))
+
+
+# --- idempotent requests (Powertools idempotency, IdempotencyTable) ------------------------------
+@lru_cache(maxsize=4)
+def _persistence(table_name: str, region: str) -> Any:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    return DynamoDBPersistenceLayer(table_name=table_name)
+
+
+def run_once(
+    scope: str, payload: dict[str, Any], produce: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """Run ``produce`` once per ``scope`` (kept ``idempotency_ttl_seconds``) and replay its result.
+
+    The record's key is a hash of ``scope`` (tenant + user + Idempotency-Key); the payload hash is
+    stored with it, so the same key with a different body is refused (422), and a retry while the
+    first attempt is still running answers 409. A failed attempt leaves no record (retry allowed).
+    Imported lazily: only ``POST /bookings`` with the header pays for it.
+    """
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    settings = get_settings()
+    config = IdempotencyConfig(
+        event_key_jmespath="scope",
+        payload_validation_jmespath="payload",
+        expires_after_seconds=settings.idempotency_ttl_seconds,
+        raise_on_no_idempotency_key=True,
+    )
+
+    @idempotent_function(
+        data_keyword_argument="request",
+        persistence_store=_persistence(settings.idempotency_table, settings.aws_region),
+        config=config,
+        key_prefix="bookings.request",
+    )
+    def once(request: dict[str, Any]) -> dict[str, Any]:
+        return produce()
+
+    try:
+        return dict(once(request={"scope": scope, "payload": payload}))
+    except IdempotencyValidationError as exc:
+        raise ValidationFailed(
+            "This Idempotency-Key was already used with a different request.",
+            details=[
+                {
+                    "field": "Idempotency-Key",
+                    "in": "header",
+                    "problem": "already used with a different body",
+                    "type": "idempotency_key_reused",
+                }
+            ],
+        ) from exc
+    except IdempotencyAlreadyInProgressError as exc:
+        raise Conflict("A request with this Idempotency-Key is still in progress.") from exc

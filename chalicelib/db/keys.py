@@ -130,7 +130,6 @@ def instructor_slot_key(tenant_id: str, instructor_id: str, slot: str) -> tuple[
     )
 
 
-
 def booking_course_key(tenant_id: str, course_id: str) -> tuple[str, str]:
     """The course a booking refers to: the catalog's :func:`course_key` (other modules use it)."""
     return course_key(tenant_id, course_id)

@@ -1,0 +1,257 @@
+"""The booking workflow: one transition table (data), visibility, validation, idempotent requests.
+
+Every action is a row of :data:`TRANSITIONS`: who may do it (roles or an ownership rule), from
+which states, to which state, and which side effects the data layer must apply in the same
+conditional write (waiting queue, instructor time). :meth:`BookingService.act` is the only code
+that interprets the table; nothing else decides whether a transition is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from chalicelib.clock import utcnow
+from chalicelib.context import Caller
+from chalicelib.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
+from chalicelib.ids import new_id
+from chalicelib.models.bookings import (
+    WAITING_STATES,
+    Booking,
+    BookingIn,
+    BookingStatus,
+)
+from chalicelib.models.common import Page
+from chalicelib.models.users import Role, User
+from chalicelib.services.ports import BookingRepo, LoadedLike, Once
+
+S = BookingStatus
+
+
+class Action(StrEnum):
+    request = "request"
+    approve = "approve"
+    assign = "assign"
+    complete = "complete"
+    reject = "reject"
+    cancel = "cancel"
+
+
+class Party(StrEnum):
+    """Who may act: a role, or a relation between the caller and the booking."""
+
+    student = "student"  # any student of the tenant (creates their own booking)
+    admin = "admin"  # any admin of the tenant
+    booking_student = "booking_student"  # the student who booked it
+    assigned_instructor = "assigned_instructor"  # the instructor it is assigned to
+
+
+@dataclass(frozen=True)
+class Rule:
+    parties: frozenset[Party]
+    sources: frozenset[BookingStatus]  # empty: the action creates the booking
+    target: BookingStatus
+    claims_time: bool = False  # lock the instructor's blocks in the same transaction
+    releases_time: bool = False  # free them (when leaving ``assigned``) in the same transaction
+
+
+def _rule(
+    parties: set[Party], sources: set[BookingStatus], target: BookingStatus, **effects: bool
+) -> Rule:
+    return Rule(frozenset(parties), frozenset(sources), target, **effects)
+
+
+#: THE transition table (API.md "Bookings"). Any other (action, state, caller) is refused.
+TRANSITIONS: Mapping[Action, Rule] = {
+    Action.request: _rule({Party.student}, set(), S.requested),
+    Action.approve: _rule({Party.admin}, {S.requested}, S.approved),
+    Action.assign: _rule({Party.admin}, {S.approved}, S.assigned, claims_time=True),
+    Action.complete: _rule({Party.assigned_instructor, Party.admin}, {S.assigned}, S.completed),
+    Action.reject: _rule({Party.admin}, {S.requested, S.approved}, S.rejected, releases_time=True),
+    Action.cancel: _rule(
+        {Party.booking_student, Party.admin},
+        {S.requested, S.approved, S.assigned},
+        S.cancelled,
+        releases_time=True,
+    ),
+}
+
+
+#: The role a caller needs to be each party (so routes can gate roles from the same table).
+_PARTY_ROLE: Mapping[Party, Role] = {
+    Party.student: Role.student,
+    Party.admin: Role.admin,
+    Party.booking_student: Role.student,
+    Party.assigned_instructor: Role.instructor,
+}
+
+
+def roles_for(action: Action) -> tuple[str, ...]:
+    """The roles that may ever take ``action`` (the route's role gate, and its OpenAPI entry)."""
+    return tuple(sorted({_PARTY_ROLE[p].value for p in TRANSITIONS[action].parties}))
+
+
+def parties_of(caller: Caller, booking: Booking | None) -> set[Party]:
+    """Every party the caller is, for this booking (or for a booking still to be created)."""
+    out: set[Party] = set()
+    if caller.role == Role.admin.value:
+        out.add(Party.admin)
+    if caller.role == Role.student.value:
+        out.add(Party.student)
+        if booking is not None and booking.student_id == caller.user_id:
+            out.add(Party.booking_student)
+    if (
+        caller.role == Role.instructor.value
+        and booking is not None
+        and booking.instructor_id == caller.user_id
+    ):
+        out.add(Party.assigned_instructor)
+    return out
+
+
+def may_see(caller: Caller, booking: Booking) -> bool:
+    """Its student, its assigned instructor and admins; everyone else gets a 404."""
+    return bool(
+        parties_of(caller, booking)
+        & {Party.admin, Party.booking_student, Party.assigned_instructor}
+    )
+
+
+def _invalid(field: str, problem: str) -> ValidationFailed:
+    return ValidationFailed(
+        "The request is not valid.",
+        details=[{"field": field, "problem": problem, "type": "value_error"}],
+    )
+
+
+class BookingService:
+    def __init__(
+        self,
+        caller: Caller,
+        repo: BookingRepo,
+        once: Once | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.caller = caller
+        self.repo = repo
+        self.once = once
+        self.clock = clock
+
+    # request --------------------------------------------------------------------------------
+    def request(self, body: BookingIn, idempotency_key: str | None = None) -> Booking:
+        self._authorize(TRANSITIONS[Action.request], None)
+        if idempotency_key is None or self.once is None:
+            return self._request(body)
+        scope = f"{self.caller.tenant_id}#{self.caller.user_id}#{idempotency_key}"
+        result = self.once(
+            scope, body.model_dump(mode="json"), lambda: self._request(body).model_dump(mode="json")
+        )
+        return Booking.model_validate(result)
+
+    def _request(self, body: BookingIn) -> Booking:
+        now = self.clock()
+        if body.starts_at <= now:
+            raise _invalid("starts_at", "must be in the future")
+        loaded = self.repo.load(tenant=True, course_id=body.course_id, user_id=body.instructor_id)
+        if loaded.course is None:
+            raise NotFound("course")
+        if not loaded.course.published:
+            raise _invalid("course_id", "the course is not published")
+        if body.instructor_id is not None:
+            self._check_instructor(loaded.user, "instructor_id")
+        booking = Booking(
+            id=new_id(),
+            tenant_id=self.caller.tenant_id,
+            student_id=self.caller.user_id,
+            course_id=body.course_id,
+            instructor_id=None,
+            requested_instructor_id=body.instructor_id,
+            starts_at=body.starts_at,
+            duration_minutes=body.duration_minutes,
+            status=TRANSITIONS[Action.request].target,
+            note=body.note,
+            created_at=now,
+            updated_at=now,
+            version=1,
+        )
+        return self.repo.create(booking, escalate_at=self._escalate_at(loaded, now))
+
+    # reads ----------------------------------------------------------------------------------
+    def get(self, booking_id: str) -> Booking:
+        booking = self.repo.get(booking_id)
+        if not may_see(self.caller, booking):
+            raise NotFound("booking")
+        return booking
+
+    def list(self, status: BookingStatus | None, limit: int, cursor: str | None) -> Page[Booking]:
+        role = self.caller.role
+        if role == Role.admin.value:
+            return self.repo.list(status=status, limit=limit, cursor=cursor)
+        if role == Role.instructor.value:
+            return self.repo.list(
+                instructor_id=self.caller.user_id, status=status, limit=limit, cursor=cursor
+            )
+        return self.repo.list(
+            student_id=self.caller.user_id, status=status, limit=limit, cursor=cursor
+        )
+
+    # transitions ----------------------------------------------------------------------------
+    def act(
+        self,
+        action: Action,
+        booking_id: str,
+        *,
+        instructor_id: str | None = None,
+        reason: str | None = None,
+    ) -> Booking:
+        """Apply one row of the table to one booking, as one conditional write."""
+        rule = TRANSITIONS[action]
+        enters_waiting = rule.target in WAITING_STATES
+        if enters_waiting or instructor_id is not None:
+            loaded = self.repo.load(
+                booking_id=booking_id, tenant=enters_waiting, user_id=instructor_id
+            )
+            booking = loaded.booking
+        else:
+            loaded, booking = None, self.repo.get(booking_id)
+        if booking is None or not may_see(self.caller, booking):
+            raise NotFound("booking")
+        self._authorize(rule, booking)
+        if booking.status not in rule.sources:
+            raise InvalidTransition(
+                f"Cannot {action.value} a booking that is {booking.status.value}."
+            )
+        if rule.claims_time:
+            self._check_instructor(loaded.user if loaded else None, "instructor_id")
+        return self.repo.transition(
+            booking,
+            rule.target,
+            escalate_at=self._escalate_at(loaded, self.clock()) if enters_waiting else None,
+            instructor_id=instructor_id if rule.claims_time else None,
+            reason=reason,
+            claim_time=rule.claims_time,
+            release_time=rule.releases_time and booking.status is S.assigned,
+        )
+
+    # helpers --------------------------------------------------------------------------------
+    def _authorize(self, rule: Rule, booking: Booking | None) -> None:
+        if not parties_of(self.caller, booking) & rule.parties:
+            raise Forbidden("Your role may not do this to this booking.")
+
+    @staticmethod
+    def _check_instructor(user: User | None, field: str) -> None:
+        if user is None:
+            raise NotFound("instructor")
+        if user.role is not Role.instructor or not user.active:
+            raise _invalid(field, "must be an active instructor of this tenant")
+
+    @staticmethod
+    def _escalate_at(loaded: LoadedLike | None, now: datetime) -> datetime:
+        minutes = loaded.escalate_after_minutes if loaded else None
+        if minutes is None:  # pragma: no cover - every tenant item has the setting
+            from chalicelib.config import get_settings
+
+            minutes = get_settings().default_escalate_after_minutes
+        return now + timedelta(minutes=minutes)

@@ -1,0 +1,102 @@
+"""Helpers for the booking tests: a tenant with its people and courses, bookings in any state."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.conftest import Api, add_user, login, sign_up
+
+_hours = itertools.count(1)
+
+
+def future(hours: float = 48, minute: int = 0) -> str:
+    at = datetime.now(UTC).replace(minute=minute, second=0, microsecond=0) + timedelta(hours=hours)
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def next_start() -> str:
+    """A fresh hour far enough apart that bookings made with it never overlap."""
+    return future(hours=24 * 3 + 2 * next(_hours))
+
+
+@dataclass
+class World:
+    """One tenant: an admin, two students, two instructors, a published and a draft course."""
+
+    api: Api
+    slug: str
+    tenant_id: str
+    tokens: dict[str, str]
+    ids: dict[str, str]
+    course: str
+    draft: str
+    made: list[str] = field(default_factory=list)
+
+    def token(self, who: str) -> str:
+        return self.tokens[who]
+
+    def request(self, who: str = "student", **overrides: Any) -> dict[str, Any]:
+        body = {"course_id": self.course, "starts_at": next_start(), "duration_minutes": 60}
+        body.update(overrides)
+        r = self.api.post("/bookings", body, token=self.token(who))
+        assert r.status == 201, r.body
+        return dict(r.json)
+
+    def act(self, who: str, booking_id: str, action: str, body: Any = None) -> Any:
+        if body is None and action == "assign":
+            body = {"instructor_id": self.ids["instructor"]}
+        if body is None and action == "reject":
+            body = {"reason": "No room that day"}
+        return self.api.post(f"/bookings/{booking_id}/{action}", body, token=self.token(who))
+
+    def booking_in(self, state: str, **overrides: Any) -> dict[str, Any]:
+        """A booking of ``student`` driven (by the admin) into ``state``."""
+        b = self.request(**overrides)
+        path = {
+            "requested": [],
+            "approved": ["approve"],
+            "assigned": ["approve", "assign"],
+            "completed": ["approve", "assign", "complete"],
+            "rejected": ["approve", "reject"],
+            "cancelled": ["approve", "assign", "cancel"],
+        }[state]
+        for action in path:
+            r = self.act("admin", b["id"], action)
+            assert r.status == 200, (action, r.body)
+            b = r.json
+        assert b["status"] == state
+        return b
+
+    def get(self, booking_id: str, who: str = "admin") -> Any:
+        return self.api.get(f"/bookings/{booking_id}", token=self.token(who))
+
+
+def make_world(api: Api, slug: str = "acme") -> World:
+    t = sign_up(api, slug)
+    ids = {"admin": t.admin["id"]}
+    tokens = {"admin": t.token}
+    for who, role in [
+        ("student", "student"),
+        ("other_student", "student"),
+        ("instructor", "instructor"),
+        ("other_instructor", "instructor"),
+    ]:
+        email = f"{who.replace('_', '-')}@{slug}.example"
+        ids[who] = add_user(api, t.token, email, role, name=who)["id"]
+        tokens[who] = login(api, slug, email)["access_token"]
+    course = api.post("/courses", {"title": "Algebra", "published": True}, token=t.token)
+    assert course.status == 201, course.body
+    draft = api.post("/courses", {"title": "Draft"}, token=t.token)
+    assert draft.status == 201, draft.body
+    return World(
+        api=api,
+        slug=slug,
+        tenant_id=t.tenant["id"],
+        tokens=tokens,
+        ids=ids,
+        course=course.json["id"],
+        draft=draft.json["id"],
+    )
