@@ -7,6 +7,7 @@ from typing import Any
 
 from chalicelib.context import Actor
 from chalicelib.db import tenants as _tenants
+from chalicelib.db.audit import AuditRepository
 from chalicelib.db.auth import AuthRepository
 from chalicelib.db.bookings import BookingRepository, run_once
 from chalicelib.db.catalog import CatalogRepository
@@ -44,6 +45,9 @@ class DynamoStore:
 
     def catalog(self, tenant_id: str, actor: Actor) -> CatalogRepository:
         return CatalogRepository(tenant_id, actor)
+
+    def audit(self, tenant_id: str) -> AuditRepository:
+        return AuditRepository(tenant_id)
 
 
 _store: DynamoStore | None = None
