@@ -49,11 +49,16 @@ def _secret(state_dir: Path) -> str:
         return path.read_text().strip()
     state_dir.mkdir(parents=True, exist_ok=True)
     value = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value + "\n")
+    _write_private(path, value + "\n")
     log.info("generated a local signing secret in %s", path)
     return value
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (secrets, demo passwords)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
 
 
 def _reset_caches() -> None:
@@ -194,7 +199,7 @@ def main() -> int:
     except Exception:
         log.exception("seeding the demo tenant failed")
     else:
-        (state_dir / "demo-logins.json").write_text(json.dumps(result.as_json(), indent=2))
+        _write_private(state_dir / "demo-logins.json", json.dumps(result.as_json(), indent=2))
         print("[local seed] " + describe(result), flush=True)
     print(
         f"[local] ready: API {base_url}  emulator {moto.url}  (Ctrl-C stops everything)",

@@ -195,7 +195,18 @@ class StreamSource(_Source):
 
     def current_stream(self, refresh: bool = False) -> str | None:
         if self._current_arn is None or refresh:
-            table = self.dynamodb.describe_table(TableName=self.table_name)["Table"]
+            try:
+                table = self.dynamodb.describe_table(TableName=self.table_name)["Table"]
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                    raise
+                # The ARN was fixed when the app was imported, maybe before the environment
+                # named this stack's table: follow the configured main table instead.
+                from chalicelib.config import get_settings
+
+                main_table = get_settings().main_table
+                log.warning("%s: no table %s; reading %s", self.name, self.table_name, main_table)
+                table = self.dynamodb.describe_table(TableName=main_table)["Table"]
             latest = table.get("LatestStreamArn")
             if latest != self._current_arn:
                 self.checkpoints.clear()

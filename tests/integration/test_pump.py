@@ -292,6 +292,21 @@ def test_the_pump_reads_the_tables_current_stream_whatever_arn_the_app_names(
     assert rec.stream_events[0]["Records"][0]["eventSourceARN"] == aws["MAIN_TABLE_STREAM_ARN"]
 
 
+def test_a_stream_arn_naming_a_missing_table_falls_back_to_the_configured_main_table(
+    aws: dict[str, str], ddb: Any
+):
+    other = dict(aws)
+    other["MAIN_TABLE_STREAM_ARN"] = (
+        "arn:aws:dynamodb:us-east-1:123456789012:table/tutorbook-local-MainTable/stream/local"
+    )
+    rec = Recorder(other)
+    put(ddb, aws, "a")
+
+    EventPump(rec.app).drain()
+
+    assert rec.stream_keys() == ["a"]
+
+
 def test_the_pump_accepts_explicit_clients_and_queue_arns(aws: dict[str, str], sqs: Any):
     app = Chalice(app_name="arn-test")
     bodies: list[str] = []
