@@ -59,6 +59,7 @@ def _write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
+    path.chmod(0o600)  # also when the file existed with a wider mode
 
 
 def _reset_caches() -> None:
