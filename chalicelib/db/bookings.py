@@ -20,6 +20,7 @@ Every transition is a conditional write on status AND version (``VersionAttribut
 from __future__ import annotations
 
 import builtins
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -454,9 +455,10 @@ class BookingRepository:
                         tx.delete(lock, condition=InstructorSlotItem.booking_id == current.id)
         except TransactWriteError as exc:
             codes = cancellation_codes(exc)
-            if codes and codes[0] == _CHECK_FAILED:
+            # PynamoDB sends deletes, then puts, then updates: the booking is the last item.
+            if codes and codes[-1] == _CHECK_FAILED:
                 raise Conflict("The booking changed meanwhile; read it again.") from exc
-            if claim and _CHECK_FAILED in codes[1:]:
+            if claim and _CHECK_FAILED in codes[:-1]:
                 raise InstructorUnavailable(
                     "The instructor already has a session at that time."
                 ) from exc
@@ -552,7 +554,10 @@ def run_once(
         return produce()
 
     try:
-        return dict(once(request={"scope": scope, "payload": payload}))
+        with warnings.catch_warnings():
+            # Outside a Lambda context Powertools cannot see the remaining time; that is fine.
+            warnings.filterwarnings("ignore", message="Couldn't determine the remaining time")
+            return dict(once(request={"scope": scope, "payload": payload}))
     except IdempotencyValidationError as exc:
         raise ValidationFailed(
             "This Idempotency-Key was already used with a different request.",
