@@ -5,6 +5,8 @@ from chalice import Chalice
 from chalicelib.api import audit as audit_api
 from chalicelib.api import auth, bookings, courses, meta, tenants, users
 from chalicelib.events import audit as audit_events
+from chalicelib.events import escalation as escalation_events
+from chalicelib.events import notifications as notification_events
 
 app = Chalice(app_name="tutorbook")
 
@@ -13,5 +15,5 @@ for module in (meta, tenants, auth, users, courses, bookings):
 app.register_blueprint(audit_api.api.blueprint)
 
 # Event functions: stream -> audit / notifications queue; queues -> SES / escalation.
-for events in (audit_events,):
+for events in (audit_events, notification_events, escalation_events):
     app.register_blueprint(events.bp)

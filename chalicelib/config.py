@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     # Bookings / escalation.
     default_escalate_after_minutes: int = 1440
     idempotency_ttl_seconds: int = 24 * 3600
+    #: At most this many due bookings are queued per run of the escalation finder.
+    escalation_find_limit: int = Field(default=500, ge=1, le=10000)
 
     # Local stack (`make dev`, chalicelib/local/): ports, schedule period, state directory.
     port: int = 8000

@@ -1,0 +1,202 @@
+"""Notifications: which changes email whom (API.md's table), and sending each exactly once.
+
+Two steps, each behind its own function:
+
+* :func:`notifications_for` (the stream's ``dispatch_events``): a booking or user change
+  becomes at most a few :class:`NotificationMessage` s on the notifications queue. Their ids
+  derive from the stream record, so a replayed record yields the same ids.
+* :class:`NotificationService` (the queue's ``send_notifications``): resolves the recipients
+  and the names the email mentions, renders it, and sends one email per recipient through a
+  mailer that sends each ``(notification id, recipient)`` at most once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from chalicelib.models.messages import (
+    Change,
+    NotificationKind,
+    NotificationMessage,
+    OutgoingEmail,
+    Recipient,
+)
+from chalicelib.notify.templates import EmailContext, render
+
+_STATUS_KINDS = {
+    "approved": NotificationKind.booking_approved,
+    "assigned": NotificationKind.booking_assigned,
+    "completed": NotificationKind.booking_completed,
+    "rejected": NotificationKind.booking_rejected,
+    "cancelled": NotificationKind.booking_cancelled,
+}
+
+
+def notification_id(event_id: str, kind: NotificationKind) -> str:
+    return hashlib.sha256(f"{event_id}:{kind.value}".encode()).hexdigest()[:32]
+
+
+def _kinds(change: Change) -> list[NotificationKind]:
+    before, after = change.before or {}, change.after or {}
+    if change.entity_type == "booking":
+        if change.action == "created":
+            return (
+                [NotificationKind.booking_requested] if after.get("status") == "requested" else []
+            )
+        if change.action != "updated":
+            return []
+        kinds = []
+        status = after.get("status")
+        if status != before.get("status") and status in _STATUS_KINDS:
+            kinds.append(_STATUS_KINDS[status])
+        if after.get("escalated_at") and after.get("escalated_at") != before.get("escalated_at"):
+            kinds.append(NotificationKind.booking_escalated)
+        return kinds
+    # A user created by an admin (sign-up creates the first admin as its own actor: no welcome).
+    if (
+        change.entity_type == "user"
+        and change.action == "created"
+        and change.actor_id
+        and change.actor_id != change.entity_id
+    ):
+        return [NotificationKind.user_welcome]
+    return []
+
+
+def notifications_for(change: Change) -> list[NotificationMessage]:
+    """The notifications a change causes (none for most changes)."""
+    if not change.tenant_id or not change.entity_id or change.after is None:
+        return []
+    return [
+        NotificationMessage(
+            id=notification_id(change.event_id, kind),
+            kind=kind,
+            tenant_id=change.tenant_id,
+            entity_id=change.entity_id,
+            correlation_id=change.correlation_id,
+            actor_id=change.actor_id,
+            entity=change.after,
+            previous=change.before,
+        )
+        for kind in _kinds(change)
+    ]
+
+
+class Directory(Protocol):
+    """Who people are and what a course is called (one tenant at a time)."""
+
+    def lookup(
+        self, tenant_id: str, user_ids: list[str], course_id: str | None
+    ) -> tuple[dict[str, Recipient], str | None]: ...
+
+    def active_admins(self, tenant_id: str) -> list[Recipient]: ...
+
+
+class Mailer(Protocol):
+    def send_once(self, email: OutgoingEmail) -> bool:
+        """Send unless an email with this key was sent before; True when sent now."""
+        ...
+
+
+@dataclass
+class Delivery:
+    notification_id: str
+    sent: int
+    repeated: int
+    recipients: int
+
+
+class UnknownRecipient(LookupError):
+    """A notification names a person or booking that does not exist (a poison message)."""
+
+
+class NotificationService:
+    def __init__(self, directory: Directory, mailer: Mailer) -> None:
+        self.directory = directory
+        self.mailer = mailer
+
+    def deliver(self, message: NotificationMessage) -> Delivery:
+        emails = self.render(message)
+        sent = sum(1 for email in emails if self.mailer.send_once(email))
+        return Delivery(message.id, sent, len(emails) - sent, len(emails))
+
+    def render(self, message: NotificationMessage) -> list[OutgoingEmail]:
+        entity, previous = message.entity, message.previous or {}
+        if message.kind is NotificationKind.user_welcome:
+            person = _recipient(entity)
+            people: dict[str, Recipient] = {}
+            course_title: str | None = None
+            if message.actor_id:  # to name who invited them
+                people, _ = self.directory.lookup(message.tenant_id, [message.actor_id], None)
+            people[person.user_id] = person
+            recipients = [person]
+        else:
+            student_id = _required(entity, "student_id")
+            instructor_id = entity.get("instructor_id") or previous.get("instructor_id")
+            wanted = [i for i in (student_id, instructor_id) if i]
+            if message.actor_id and message.actor_id not in wanted:
+                wanted.append(message.actor_id)
+            people, course_title = self.directory.lookup(
+                message.tenant_id, wanted, entity.get("course_id")
+            )
+            if student_id not in people:
+                raise UnknownRecipient(f"student {student_id} of booking {message.entity_id}")
+            recipients = self._booking_recipients(message, people, student_id, instructor_id)
+        context = EmailContext(
+            kind=message.kind,
+            entity=entity,
+            people=people,
+            course_title=course_title,
+            actor=people.get(message.actor_id or ""),
+        )
+        emails = []
+        for person in recipients:
+            subject, text, html = render(context, person)
+            emails.append(
+                OutgoingEmail(
+                    key=f"{message.id}:{person.user_id}",
+                    tenant_id=message.tenant_id,
+                    to=person.email,
+                    subject=subject,
+                    text=text,
+                    html=html,
+                )
+            )
+        return emails
+
+    def _booking_recipients(
+        self,
+        message: NotificationMessage,
+        people: dict[str, Recipient],
+        student_id: str,
+        instructor_id: str | None,
+    ) -> list[Recipient]:
+        kind = message.kind
+        student = people[student_id]
+        instructor = people.get(instructor_id) if instructor_id else None
+        if kind is NotificationKind.booking_escalated:
+            return self.directory.active_admins(message.tenant_id)
+        if kind in (
+            NotificationKind.booking_assigned,
+            NotificationKind.booking_rejected,
+            NotificationKind.booking_cancelled,
+        ):
+            return [student, instructor] if instructor else [student]
+        return [student]
+
+
+def _required(entity: dict[str, Any], name: str) -> str:
+    value = entity.get(name)
+    if not isinstance(value, str) or not value:
+        raise UnknownRecipient(f"the notification's entity has no {name}")
+    return value
+
+
+def _recipient(user: dict[str, Any]) -> Recipient:
+    return Recipient(
+        user_id=_required(user, "id"),
+        name=str(user.get("name") or ""),
+        email=_required(user, "email"),
+    )
