@@ -1,0 +1,117 @@
+"""Deleting a course or a module removes everything under it, in BatchWriteItem chunks of 25,
+and every removed item is a REMOVE record in the table's stream for the audit log (point 5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+
+from tests.conftest import Api, add_user, login
+from tests.integration.test_catalog_support import (
+    make_course,
+    make_lesson,
+    make_module,
+    partition,
+)
+
+
+def _stream_records(aws: dict[str, str]) -> list[dict[str, Any]]:
+    streams = boto3.client("dynamodbstreams")
+    arn = aws["MAIN_TABLE_STREAM_ARN"]
+    records: list[dict[str, Any]] = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            out = streams.get_records(ShardIterator=iterator, Limit=1000)
+            records.extend(out["Records"])
+            if not out["Records"]:
+                break
+            iterator = out.get("NextShardIterator")
+    return records
+
+
+def _removed_keys(records: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (r["dynamodb"]["Keys"]["pk"]["S"], r["dynamodb"]["Keys"]["sk"]["S"]): r["dynamodb"]
+        for r in records
+        if r["eventName"] == "REMOVE"
+    }
+
+
+def test_deleting_a_course_deletes_its_tree_in_batches(api: Api, acme, aws, aws_requests) -> None:
+    add_user(api, acme.token, "owner@acme.test", "instructor")
+    owner = login(api, "acme", "owner@acme.test")["access_token"]
+    cid = make_course(api, owner, "Big", published=True)["id"]
+    for m in range(3):
+        mid = make_module(api, owner, cid, f"M{m}")["id"]
+        for n in range(12):
+            make_lesson(api, owner, cid, mid, f"L{n}")
+    other = make_course(api, owner, "Keep", published=True)["id"]
+    make_module(api, owner, other, "kept")
+    stored = partition(aws, cid, acme.tenant["id"])
+    assert len(stored) == 1 + 3 + 36
+
+    aws_requests.reset()
+    r = api.delete(
+        f"/courses/{cid}", token=acme.token, headers={"X-Correlation-Id": "delete-big-course"}
+    )
+    assert r.status == 204 and r.body == b""
+    ops = aws_requests.operations()
+    # 40 items: read the tree, mark the course, then 25 + 15 deletes.
+    assert ops == ["Query", "UpdateItem", "BatchWriteItem", "BatchWriteItem"]
+
+    assert partition(aws, cid, acme.tenant["id"]) == []  # nothing orphaned
+    assert api.get(f"/courses/{cid}", token=acme.token).status == 404
+    assert [c["id"] for c in api.get("/courses", token=acme.token).json["items"]] == [other]
+    assert len(partition(aws, other, acme.tenant["id"])) == 2
+    assert api.delete(f"/courses/{cid}", token=acme.token).status == 404
+
+    removed = _removed_keys(_stream_records(aws))
+    for item in stored:
+        assert (item["pk"], item["sk"]) in removed, item["sk"]
+        old = removed[(item["pk"], item["sk"])]["OldImage"]
+        assert old["type"]["S"] in {"course", "module", "lesson"}
+    # The course's last image names who deleted it and under which request.
+    course_old = removed[(f"T#{acme.tenant['id']}#COURSE#{cid}", "COURSE")]["OldImage"]
+    assert course_old["updated_by"]["S"] == acme.admin["id"]
+    assert course_old["correlation_id"]["S"] == "delete-big-course"
+    assert "deleting_at" in course_old
+
+
+def test_deleting_a_module_deletes_its_lessons_only(api: Api, acme, aws) -> None:
+    t = acme.token
+    cid = make_course(api, t)["id"]
+    doomed = make_module(api, t, cid, "doomed")["id"]
+    kept = make_module(api, t, cid, "kept")["id"]
+    for n in range(30):
+        make_lesson(api, t, cid, doomed, f"d{n}")
+    make_lesson(api, t, cid, kept, "k")
+    r = api.delete(f"/courses/{cid}/modules/{doomed}", token=t)
+    assert r.status == 204
+    items = partition(aws, cid, acme.tenant["id"])
+    assert sorted(i["type"] for i in items) == ["course", "lesson", "module"]
+    tree = api.get(f"/courses/{cid}", token=t).json
+    assert [m["title"] for m in tree["modules"]] == ["kept"]
+    assert [x["title"] for x in tree["modules"][0]["lessons"]] == ["k"]
+    removed = _removed_keys(_stream_records(aws))
+    assert sum(1 for _pk, sk in removed if sk.startswith(f"MODULE#{doomed}")) == 31
+    # The deleted module can no longer take lessons or be deleted again.
+    r = api.post(f"/courses/{cid}/modules/{doomed}/lessons", {"title": "late"}, token=t)
+    assert r.status == 404
+    assert api.delete(f"/courses/{cid}/modules/{doomed}", token=t).status == 404
+
+
+def test_deleting_a_lesson(api: Api, acme, aws) -> None:
+    t = acme.token
+    cid = make_course(api, t)["id"]
+    mid = make_module(api, t, cid)["id"]
+    a = make_lesson(api, t, cid, mid, "a")["id"]
+    make_lesson(api, t, cid, mid, "b")
+    assert api.delete(f"/courses/{cid}/modules/{mid}/lessons/{a}", token=t).status == 204
+    lessons = api.get(f"/courses/{cid}", token=t).json["modules"][0]["lessons"]
+    assert [(x["title"], x["position"]) for x in lessons] == [("b", 0)]
+    assert api.delete(f"/courses/{cid}/modules/{mid}/lessons/{a}", token=t).status == 404
+    assert len(partition(aws, cid, acme.tenant["id"])) == 3
