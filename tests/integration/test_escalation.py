@@ -1,0 +1,223 @@
+"""Issue 5, point 4: stale bookings are escalated once per waiting state, admins are emailed,
+and the finder's cost stays flat as the number of bookings grows."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.conftest import add_user, login
+from tests.eventkit import QueueTap, StreamTap, failures, sent_emails, sqs_event, stream_event
+from tests.integration.test_bookings_support import make_world
+
+SCHEDULED = {
+    "version": "0",
+    "id": "6d2b0d1e-0000-4000-8000-000000000001",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "account": "123456789012",
+    "time": "2026-01-01T00:00:00Z",
+    "region": "us-east-1",
+    "resources": ["arn:aws:events:us-east-1:123456789012:rule/find_stale_bookings"],
+    "detail": {},
+}
+
+
+class Clock:
+    """Moves the event functions' 'now' (the API keeps the real one)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = datetime.now(UTC)
+        monkeypatch.setattr("chalicelib.events.escalation.utcnow", lambda: self.now)
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def find(client: Any) -> Any:
+    return client.lambda_.invoke("find_stale_bookings", SCHEDULED).payload
+
+
+def escalate(client: Any, records: list[dict[str, Any]]) -> Any:
+    return client.lambda_.invoke("escalate_bookings", sqs_event(records)).payload
+
+
+def test_stale_bookings_escalate_once_and_every_active_admin_is_emailed(
+    api, client, aws, monkeypatch
+):
+    clock = Clock(monkeypatch)
+    stream = StreamTap(aws["MAIN_TABLE"])
+    queue = QueueTap(aws["ESCALATION_QUEUE_URL"])
+    notifications = QueueTap(aws["NOTIFICATIONS_QUEUE_URL"])
+    world = make_world(api, "acme")
+    second = add_user(api, world.token("admin"), "admin2@acme.example", "admin", name="Second")
+    gone = add_user(api, world.token("admin"), "gone@acme.example", "admin", name="Gone")
+    api.patch(f"/users/{gone['id']}", {"active": False}, token=world.token("admin"))
+    requested = world.booking_in("requested")
+    approved = world.booking_in("approved")
+    assigned = world.booking_in("assigned")  # not waiting for an admin: never escalated
+
+    assert find(client) == {"queued": 0}  # nothing is due yet
+    assert queue.records() == []
+
+    clock.advance(minutes=1440 + 1)
+    assert find(client) == {"queued": 2}
+    assert find(client) == {"queued": 2}  # the finder ran twice in one window
+    messages = queue.records()
+    assert len(messages) == 4  # both runs queued both bookings
+    assert sorted({json.loads(m["body"])["booking_id"] for m in messages}) == sorted(
+        [requested["id"], approved["id"]]
+    )
+    # Every message is delivered, one of them twice more: each booking is escalated once.
+    assert failures(escalate(client, [*messages, messages[0]])) == []
+    assert failures(escalate(client, [messages[1]])) == []
+    assert find(client) == {"queued": 0}
+
+    for booking in (requested, approved):
+        got = world.get(booking["id"]).json
+        assert got["escalated_at"] is not None and got["status"] == booking["status"]
+        assert got["version"] == booking["version"] + 1
+    assert world.get(assigned["id"]).json["escalated_at"] is None
+
+    # The stream yields the admins' emails: every active admin, once per escalation.
+    records = stream.records()
+    assert failures(client.lambda_.invoke("dispatch_events", stream_event(records)).payload) == []
+    notes = [n for n in notifications.records() if "booking_escalated" in n["body"]]
+    assert len(notes) == 2
+    assert failures(client.lambda_.invoke("send_notifications", sqs_event(notes)).payload) == []
+    escalated = [e for e in sent_emails() if e["subject"].startswith("A booking is waiting")]
+    assert sorted(e["to"][0] for e in escalated) == sorted(
+        ["admin@example.com", "admin2@acme.example"] * 2
+    )
+    assert all("Algebra" in e["body"] for e in escalated)
+    assert second["id"]
+
+    # The audit entry of an escalation has no user actor and carries the finder's run id.
+    admin_token = login(api, "acme", "admin@example.com")["access_token"]
+    client.lambda_.invoke("record_audit", stream_event(records))
+    trail = api.get(f"/audit?entity_id={requested['id']}", token=admin_token).json["items"]
+    assert trail[0]["action"] == "updated"
+    assert trail[0]["after"]["escalated_at"] and trail[0]["before"].get("escalated_at") is None
+    assert trail[0]["actor_id"] is None
+    assert trail[0]["correlation_id"].startswith("escalation-")
+
+
+def test_a_new_waiting_state_can_escalate_again(api, client, aws, monkeypatch):
+    clock = Clock(monkeypatch)
+    queue = QueueTap(aws["ESCALATION_QUEUE_URL"])
+    world = make_world(api, "acme")
+    booking = world.booking_in("requested")
+    clock.advance(days=2)
+    find(client)
+    escalate(client, queue.records())
+    first = world.get(booking["id"]).json["escalated_at"]
+    assert first
+
+    assert world.act("admin", booking["id"], "approve").status == 200  # a new waiting state
+    clock.advance(days=4)
+    find(client)
+    messages = queue.records()
+    assert [json.loads(m["body"])["status"] for m in messages] == ["approved"]
+    escalate(client, messages)
+    again = world.get(booking["id"]).json
+    assert again["status"] == "approved" and again["escalated_at"] > first
+
+
+def test_a_stale_message_for_a_booking_that_moved_on_does_nothing(api, client, aws, monkeypatch):
+    clock = Clock(monkeypatch)
+    queue = QueueTap(aws["ESCALATION_QUEUE_URL"])
+    world = make_world(api, "acme")
+    booking = world.booking_in("requested")
+    clock.advance(days=2)
+    find(client)
+    messages = queue.records()
+    assert world.act("admin", booking["id"], "approve").status == 200  # handled meanwhile
+    assert failures(escalate(client, messages)) == []
+    assert world.get(booking["id"]).json["escalated_at"] is None
+
+
+def test_a_malformed_escalation_message_fails_alone(api, client, aws, monkeypatch):
+    clock = Clock(monkeypatch)
+    queue = QueueTap(aws["ESCALATION_QUEUE_URL"])
+    world = make_world(api, "acme")
+    booking = world.booking_in("requested")
+    clock.advance(days=2)
+    find(client)
+    [good] = queue.records()
+    from tests.eventkit import sqs_record
+
+    poison = sqs_record('{"tenant_id": "t"}')
+    assert failures(escalate(client, [poison, good])) == [poison["messageId"]]
+    assert world.get(booking["id"]).json["escalated_at"] is not None
+
+
+# --- cost: flat in the number of bookings -------------------------------------------------------
+STALE = 5
+MEASURED: dict[int, dict[str, list[str]]] = {}
+
+
+def _bulk_bookings(total: int, stale: int) -> list[str]:
+    """``total`` bookings of one tenant written straight to the table (BatchWriteItem):
+    ``stale`` are waiting past their escalate-at, the others are waiting but not yet due, or
+    not waiting at all. Answers the stale ones' ids."""
+    from chalicelib.context import Actor
+    from chalicelib.db.bookings import BookingItem
+    from chalicelib.ids import new_id
+    from chalicelib.models.bookings import Booking, BookingStatus
+
+    now = datetime.now(UTC)
+    actor = Actor(user_id="loader", correlation_id="bulk")
+    stale_ids = []
+    with BookingItem.batch_write() as batch:
+        for n in range(total):
+            if n < stale:
+                status, escalate_at = BookingStatus.requested, now - timedelta(minutes=n + 1)
+            elif n % 2:
+                status, escalate_at = BookingStatus.approved, now + timedelta(days=1, minutes=n)
+            else:
+                status, escalate_at = BookingStatus.completed, None
+            booking = Booking(
+                id=new_id(),
+                tenant_id="bulktenant",
+                student_id="student1",
+                course_id="course1",
+                instructor_id="instructor1" if status is BookingStatus.completed else None,
+                starts_at=now + timedelta(days=3),
+                duration_minutes=60,
+                status=status,
+                created_at=now,
+                updated_at=now,
+                version=1,
+            )
+            if n < stale:
+                stale_ids.append(booking.id)
+            batch.save(BookingItem.new(booking, actor, escalate_at=escalate_at))
+    return stale_ids
+
+
+@pytest.mark.parametrize("total", [100, 5000])
+def test_escalation_requests_stay_flat_as_bookings_grow(client, aws, aws_requests, total):
+    queue = QueueTap(aws["ESCALATION_QUEUE_URL"])
+    stale_ids = _bulk_bookings(total, STALE)
+
+    aws_requests.reset()
+    assert find(client) == {"queued": STALE}
+    finder = aws_requests.operations("dynamodb") + aws_requests.operations("sqs")
+    messages = queue.records()
+    assert sorted(json.loads(m["body"])["booking_id"] for m in messages) == sorted(stale_ids)
+
+    aws_requests.reset()
+    assert failures(escalate(client, messages)) == []
+    consumer = aws_requests.operations("dynamodb") + aws_requests.operations("sqs")
+
+    assert "Scan" not in finder + consumer
+    assert finder.count("Query") == 8  # one per shard of the sparse due index
+    assert finder.count("SendMessageBatch") == 1  # five messages, one request
+    assert consumer == ["UpdateItem"] * STALE  # one conditional write per stale booking
+    MEASURED[total] = {"finder": finder, "consumer": consumer}
+    print(f"\nescalation requests at {total} bookings: finder={finder} consumer={consumer}")
+    if len(MEASURED) == 2:
+        assert MEASURED[100] == MEASURED[5000]
