@@ -1,0 +1,112 @@
+"""Writes that interleave with a delete: nothing is orphaned (points 5 and 3).
+
+The interleaving is forced deterministically: a write lands between the delete's read of the
+tree and its mark, by wrapping the repository's ``tree`` read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chalicelib.db.catalog import CatalogRepository
+from tests.conftest import Api
+from tests.integration.test_catalog_support import (
+    make_course,
+    make_lesson,
+    make_module,
+    partition,
+)
+
+
+def _interleave(monkeypatch: pytest.MonkeyPatch, action) -> list[int]:
+    """Run ``action`` once, right after the first consistent tree read of the next request."""
+    original = CatalogRepository.tree
+    calls: list[int] = []
+
+    def tree(self: CatalogRepository, course_id: str, *, consistent: bool = False) -> Any:
+        result = original(self, course_id, consistent=consistent)
+        calls.append(1)
+        if len(calls) == 1:
+            action()
+        return result
+
+    monkeypatch.setattr(CatalogRepository, "tree", tree)
+    return calls
+
+
+def test_lesson_added_during_course_delete_is_deleted_too(
+    api: Api, acme, aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = acme.token
+    cid = make_course(api, t)["id"]
+    mid = make_module(api, t, cid)["id"]
+    make_lesson(api, t, cid, mid, "early")
+    repo = CatalogRepository(acme.tenant["id"], actor=_actor(acme))
+    calls = _interleave(monkeypatch, lambda: _add_lesson_directly(repo, cid, mid))
+    assert api.delete(f"/courses/{cid}", token=t).status == 204
+    assert len(calls) == 2, "the stale read was retried"
+    assert partition(aws, cid, acme.tenant["id"]) == []
+
+
+def test_lesson_added_during_module_delete_is_deleted_too(
+    api: Api, acme, aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = acme.token
+    cid = make_course(api, t)["id"]
+    mid = make_module(api, t, cid)["id"]
+    make_lesson(api, t, cid, mid, "early")
+    repo = CatalogRepository(acme.tenant["id"], actor=_actor(acme))
+    calls = _interleave(monkeypatch, lambda: _add_lesson_directly(repo, cid, mid))
+    assert api.delete(f"/courses/{cid}/modules/{mid}", token=t).status == 204
+    assert len(calls) == 2
+    assert [i["type"] for i in partition(aws, cid, acme.tenant["id"])] == ["course"]
+
+
+def test_no_child_can_be_added_to_a_course_being_deleted(
+    api: Api, acme, aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the course is marked, a child write fails (404) instead of leaving an orphan."""
+    t = acme.token
+    cid = make_course(api, t)["id"]
+    mid = make_module(api, t, cid)["id"]
+    original = CatalogRepository.delete_course
+    answers: list[int] = []
+
+    def delete_course(self: CatalogRepository, tree: Any) -> None:
+        # Mark, then let a module insert and a lesson insert race in before the batch delete.
+        import chalicelib.db.catalog as catalog_db
+
+        real_batch = catalog_db._batch_delete
+
+        def racing_batch(items: list[Any]) -> None:
+            answers.append(api.post(f"/courses/{cid}/modules", {"title": "x"}, token=t).status)
+            r = api.post(f"/courses/{cid}/modules/{mid}/lessons", {"title": "x"}, token=t)
+            answers.append(r.status)
+            real_batch(items)
+
+        monkeypatch.setattr(catalog_db, "_batch_delete", racing_batch)
+        original(self, tree)
+
+    monkeypatch.setattr(CatalogRepository, "delete_course", delete_course)
+    assert api.delete(f"/courses/{cid}", token=t).status == 204
+    assert answers == [404, 404]
+    assert partition(aws, cid, acme.tenant["id"]) == []
+
+
+def _actor(acme) -> Any:
+    from chalicelib.context import Actor
+
+    return Actor(user_id=acme.admin["id"], correlation_id="race")
+
+
+def _add_lesson_directly(repo: CatalogRepository, cid: str, mid: str) -> None:
+    from chalicelib.models.catalog import LessonRecord
+
+    repo.add_lesson(
+        cid,
+        LessonRecord(
+            id="RACER", module_id=mid, title="late", content="", duration_minutes=None, rank="z"
+        ),
+    )
