@@ -1,7 +1,7 @@
 """Sending email through Amazon SES v2, each notification exactly once.
 
-:class:`SesSender` sends (sender address and configuration set from configuration; on the
-local stack each email is also printed to the console). :class:`OnceMailer` wraps it in
+:class:`SesSender` sends (sender address and configuration set from configuration; the local
+stack prints what its emulated SES accepts). :class:`OnceMailer` wraps it in
 Powertools' idempotency utility, keyed on the email's ``key`` (notification id + recipient)
 and backed by the IdempotencyTable, so a duplicated queue message sends nothing more.
 Powertools' idempotency is imported lazily (cold start).
@@ -9,7 +9,6 @@ Powertools' idempotency is imported lazily (cold start).
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import boto3
@@ -47,18 +46,7 @@ class SesSender:
             "email sent",
             extra={"to": email.to, "subject": email.subject, "message_id": message_id},
         )
-        if self.settings.stage == "local":
-            _print_email(self.settings.email_sender, email)
         return message_id
-
-
-def _print_email(sender: str, email: OutgoingEmail) -> None:
-    bar = "=" * 72
-    sys.stdout.write(
-        f"\n{bar}\nEMAIL from {sender} to {email.to}\nSubject: {email.subject}\n\n"
-        f"{email.text}\n{bar}\n"
-    )
-    sys.stdout.flush()
 
 
 class OnceMailer:
