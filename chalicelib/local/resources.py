@@ -76,6 +76,8 @@ def create_resources(
     )
     for logical_id in order:
         resource = resources[logical_id]
+        if resource["Type"].startswith("AWS::Serverless::"):
+            continue  # the app's functions (merged into chalice's template); the pump plays them
         props = resolve(resource.get("Properties", {}))
         name = physical_name(app, stage, logical_id)
         kind = resource["Type"]

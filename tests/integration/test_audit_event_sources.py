@@ -1,0 +1,51 @@
+"""The event functions' deploy settings (merged into chalice's SAM template from infra/):
+every stream and queue consumer reports partial batch failures, and names a real function."""
+
+from __future__ import annotations
+
+from chalice.app import DynamoDBEventConfig, ScheduledEventConfig, SQSEventConfig
+from chalice.utils import to_cfn_resource_name
+
+from chalicelib.local.resources import load_template
+
+
+def test_every_batch_consumer_reports_partial_failures_with_infra_sources():
+    from app import app
+
+    resources = load_template()["Resources"]
+    consumers = [
+        c for c in app.event_sources if isinstance(c, DynamoDBEventConfig | SQSEventConfig)
+    ]
+    assert sorted(c.name for c in consumers) == [
+        "dispatch_events",
+        "escalate_bookings",
+        "record_audit",
+        "send_notifications",
+    ]
+    for config in consumers:
+        function = resources[to_cfn_resource_name(config.name)]  # chalice's logical id
+        assert function["Type"] == "AWS::Serverless::Function"
+        suffix = (
+            "-dynamodb-event-source"
+            if isinstance(config, DynamoDBEventConfig)
+            else ("-sqs-event-source")
+        )
+        [(event_name, event)] = function["Properties"]["Events"].items()
+        assert event_name == to_cfn_resource_name(config.name + suffix)
+        props = event["Properties"]
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        if isinstance(config, DynamoDBEventConfig):
+            assert props["Stream"] == {"Fn::GetAtt": ["MainTable", "StreamArn"]}
+        else:
+            queue = props["Queue"]["Fn::GetAtt"][0]
+            assert resources[queue]["Properties"]["RedrivePolicy"]["maxReceiveCount"] >= 1
+            assert config.queue.endswith(queue)
+
+
+def test_the_finder_runs_every_five_minutes():
+    from app import app
+
+    [schedule] = [c for c in app.event_sources if isinstance(c, ScheduledEventConfig)]
+    assert schedule.name == "find_stale_bookings"
+    assert schedule.schedule_expression.to_string() == "rate(5 minutes)"
+
