@@ -1,0 +1,190 @@
+"""Which change emails whom, and what the email says (no AWS: pure rules and fakes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chalicelib.models.messages import (
+    Change,
+    NotificationKind,
+    NotificationMessage,
+    OutgoingEmail,
+    Recipient,
+)
+from chalicelib.services.notifications import (
+    NotificationService,
+    UnknownRecipient,
+    notifications_for,
+)
+
+BOOKING = {
+    "id": "b1",
+    "tenant_id": "t1",
+    "student_id": "s1",
+    "course_id": "c1",
+    "starts_at": "2030-01-02T10:00:00.000Z",
+    "duration_minutes": 60,
+    "status": "requested",
+}
+
+
+def change(action: str, before: Any, after: Any, *, kind: str = "booking", actor: str = "a1"):
+    current = after or before
+    return Change(
+        event_id="e1",
+        sequence="1",
+        action=action,
+        at="2030-01-01T00:00:00.000Z",
+        entity_type=kind,
+        entity_id=current["id"],
+        tenant_id="t1",
+        actor_id=actor,
+        correlation_id="c-1",
+        before=before,
+        after=after,
+    )
+
+
+def kinds(c: Change) -> list[str]:
+    return [m.kind.value for m in notifications_for(c)]
+
+
+def test_each_booking_step_maps_to_its_notification():
+    assert kinds(change("created", None, BOOKING)) == ["booking_requested"]
+    steps = ["approved", "assigned", "completed", "rejected", "cancelled"]
+    for status in steps:
+        after = dict(BOOKING, status=status)
+        assert kinds(change("updated", BOOKING, after)) == [f"booking_{status}"]
+    escalated = dict(BOOKING, escalated_at="2030-01-01T00:00:00.000Z")
+    assert kinds(change("updated", BOOKING, escalated)) == ["booking_escalated"]
+    # A change that is neither a new status nor a new escalation emails nobody.
+    assert kinds(change("updated", BOOKING, dict(BOOKING, note="x"))) == []
+    assert kinds(change("updated", escalated, dict(escalated, note="x"))) == []
+    assert kinds(change("deleted", BOOKING, None)) == []
+
+
+def test_only_users_created_by_someone_else_are_welcomed():
+    user = {"id": "u2", "email": "u2@example.com", "name": "U", "role": "student"}
+    assert kinds(change("created", None, user, kind="user", actor="admin")) == ["user_welcome"]
+    assert kinds(change("created", None, user, kind="user", actor="u2")) == []  # sign-up
+    assert kinds(change("updated", user, dict(user, name="V"), kind="user")) == []
+    assert kinds(change("created", None, {"id": "c9", "title": "T"}, kind="course")) == []
+
+
+def test_notification_ids_are_stable_per_stream_record_and_kind():
+    a = notifications_for(change("created", None, BOOKING))
+    b = notifications_for(change("created", None, BOOKING))
+    assert [m.id for m in a] == [m.id for m in b]
+    other = Change(**{**change("created", None, BOOKING).model_dump(), "event_id": "e2"})
+    assert notifications_for(other)[0].id != a[0].id
+
+
+class FakeDirectory:
+    def __init__(self, people: dict[str, Recipient], title: str | None = "Algebra <1>") -> None:
+        self.people = people
+        self.title = title
+
+    def lookup(self, tenant_id, user_ids, course_id):
+        return {u: self.people[u] for u in user_ids if u in self.people}, self.title
+
+    def active_admins(self, tenant_id):
+        return [p for p in self.people.values() if p.user_id.startswith("admin")]
+
+
+class FakeMailer:
+    def __init__(self) -> None:
+        self.sent: dict[str, OutgoingEmail] = {}
+
+    def send_once(self, email: OutgoingEmail) -> bool:
+        if email.key in self.sent:
+            return False
+        self.sent[email.key] = email
+        return True
+
+
+PEOPLE = {
+    "s1": Recipient(user_id="s1", name="Sam <Student>", email="sam@example.com"),
+    "i1": Recipient(user_id="i1", name="Ivy Instructor", email="ivy@example.com"),
+    "admin1": Recipient(user_id="admin1", name="Ada", email="ada@example.com"),
+    "admin2": Recipient(user_id="admin2", name="Abe", email="abe@example.com"),
+}
+
+
+def message(kind: NotificationKind, entity: dict[str, Any], previous=None) -> NotificationMessage:
+    return NotificationMessage(
+        id="n1",
+        kind=kind,
+        tenant_id="t1",
+        entity_id=entity["id"],
+        actor_id="admin1",
+        entity=entity,
+        previous=previous,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "entity", "expected"),
+    [
+        (NotificationKind.booking_requested, BOOKING, ["sam@example.com"]),
+        (NotificationKind.booking_approved, BOOKING, ["sam@example.com"]),
+        (
+            NotificationKind.booking_assigned,
+            dict(BOOKING, instructor_id="i1"),
+            ["sam@example.com", "ivy@example.com"],
+        ),
+        (
+            NotificationKind.booking_completed,
+            dict(BOOKING, instructor_id="i1"),
+            ["sam@example.com"],
+        ),
+        (NotificationKind.booking_rejected, BOOKING, ["sam@example.com"]),
+        (
+            NotificationKind.booking_cancelled,
+            dict(BOOKING, instructor_id="i1"),
+            ["sam@example.com", "ivy@example.com"],
+        ),
+        (NotificationKind.booking_escalated, BOOKING, ["ada@example.com", "abe@example.com"]),
+    ],
+)
+def test_recipients_follow_the_api_table(kind, entity, expected):
+    mailer = FakeMailer()
+    delivery = NotificationService(FakeDirectory(PEOPLE), mailer).deliver(message(kind, entity))
+    assert [e.to for e in mailer.sent.values()] == expected
+    assert delivery.sent == len(expected) and delivery.repeated == 0
+    again = NotificationService(FakeDirectory(PEOPLE), mailer).deliver(message(kind, entity))
+    assert again.sent == 0 and again.repeated == len(expected)  # exactly once per recipient
+
+
+def test_emails_have_text_and_escaped_html_naming_course_time_and_people():
+    mailer = FakeMailer()
+    entity = dict(BOOKING, instructor_id="i1", status="assigned")
+    NotificationService(FakeDirectory(PEOPLE), mailer).deliver(
+        message(NotificationKind.booking_assigned, entity)
+    )
+    email = mailer.sent["n1:s1"]
+    assert email.subject == "A booking was assigned: Algebra <1> at 2030-01-02T10:00:00Z"
+    for part in ("Algebra <1>", "2030-01-02T10:00:00Z", "Sam <Student>", "Ivy Instructor", "Ada"):
+        assert part in email.text
+    assert "Algebra &lt;1&gt;" in email.html and "Sam &lt;Student&gt;" in email.html
+    assert "<Student>" not in email.html
+
+
+def test_a_booking_whose_student_is_unknown_is_a_poison_message():
+    with pytest.raises(UnknownRecipient):
+        NotificationService(FakeDirectory({}), FakeMailer()).deliver(
+            message(NotificationKind.booking_approved, BOOKING)
+        )
+    with pytest.raises(UnknownRecipient):
+        NotificationService(FakeDirectory(PEOPLE), FakeMailer()).deliver(
+            message(NotificationKind.booking_approved, {"id": "b2"})
+        )
+
+
+def test_a_missing_course_falls_back_to_its_id():
+    mailer = FakeMailer()
+    NotificationService(FakeDirectory(PEOPLE, title=None), mailer).deliver(
+        message(NotificationKind.booking_requested, BOOKING)
+    )
+    assert "c1" in mailer.sent["n1:s1"].subject
