@@ -37,7 +37,9 @@ def test_every_batch_consumer_reports_partial_failures_with_infra_sources():
         if isinstance(config, DynamoDBEventConfig):
             assert props["Stream"] == {"Fn::GetAtt": ["MainTable", "StreamArn"]}
         else:
-            queue = props["Queue"]["Fn::GetAtt"][0]
+            # Fn::Sub, so the merge replaces chalice's own Fn::Sub instead of adding a key.
+            assert list(props["Queue"]) == ["Fn::Sub"]
+            queue = props["Queue"]["Fn::Sub"].removeprefix("${").removesuffix(".Arn}")
             assert resources[queue]["Properties"]["RedrivePolicy"]["maxReceiveCount"] >= 1
             assert config.queue.endswith(queue)
 
