@@ -110,3 +110,67 @@ def _add_lesson_directly(repo: CatalogRepository, cid: str, mid: str) -> None:
             id="RACER", module_id=mid, title="late", content="", duration_minutes=None, rank="z"
         ),
     )
+
+
+def _world(api: Api, token: str) -> dict[str, str]:
+    cid = make_course(api, token)["id"]
+    mid = make_module(api, token, cid)["id"]
+    lid = make_lesson(api, token, cid, mid)["id"]
+    return {"c": cid, "m": mid, "l": lid}
+
+
+# (request made, what disappears between its read and its write)
+VANISHING = [
+    ("PATCH course", "course"),
+    ("POST module", "course"),
+    ("PATCH module", "module"),
+    ("PATCH module", "course"),
+    ("POST lesson", "module"),
+    ("POST lesson", "course"),
+    ("PATCH lesson", "lesson"),
+    ("PATCH lesson", "course"),
+    ("DELETE lesson", "lesson"),
+    ("DELETE lesson", "course"),
+    ("DELETE module", "module"),
+]
+
+
+@pytest.mark.parametrize(("request_kind", "gone"), VANISHING)
+def test_write_whose_target_vanishes_midway_is_404_and_leaves_no_orphan(
+    api: Api, acme, aws, monkeypatch: pytest.MonkeyPatch, request_kind: str, gone: str
+) -> None:
+    t = acme.token
+    w = _world(api, t)
+    repo = CatalogRepository(acme.tenant["id"], actor=_actor(acme))
+
+    def vanish() -> None:
+        tree = repo.tree(w["c"], consistent=True)
+        assert tree is not None
+        if gone == "course":
+            repo.delete_course(tree)
+        elif gone == "module":
+            repo.delete_module(tree, w["m"])
+        else:
+            repo.delete_lesson(w["c"], w["m"], w["l"])
+
+    _interleave(monkeypatch, vanish)
+    course, module = f"/courses/{w['c']}", f"/courses/{w['c']}/modules/{w['m']}"
+    lesson = f"{module}/lessons/{w['l']}"
+    call = {
+        "PATCH course": lambda: api.patch(course, {"title": "x"}, token=t),
+        "POST module": lambda: api.post(f"{course}/modules", {"title": "x"}, token=t),
+        "PATCH module": lambda: api.patch(module, {"title": "x"}, token=t),
+        "POST lesson": lambda: api.post(f"{module}/lessons", {"title": "x"}, token=t),
+        "PATCH lesson": lambda: api.patch(lesson, {"title": "x"}, token=t),
+        "DELETE lesson": lambda: api.delete(lesson, token=t),
+        "DELETE module": lambda: api.delete(module, token=t),
+    }[request_kind]
+    r = call()
+    assert r.status == 404 and r.error_code == "not_found", r.body
+    items = partition(aws, w["c"], acme.tenant["id"])
+    if gone == "course":
+        assert items == []
+    else:
+        live = {i["sk"] for i in items}
+        assert all(sk == "COURSE" or sk.startswith("MODULE#") for sk in live)
+        assert not any(sk.endswith(w["l"]) for sk in live)
