@@ -188,3 +188,34 @@ def test_a_missing_course_falls_back_to_its_id():
         message(NotificationKind.booking_requested, BOOKING)
     )
     assert "c1" in mailer.sent["n1:s1"].subject
+
+
+def test_the_sender_address_and_ses_configuration_come_from_configuration(monkeypatch):
+    from chalicelib.config import reset_settings
+    from chalicelib.notify.ses import SesSender
+
+    class FakeSes:
+        def __init__(self) -> None:
+            self.requests: list[dict[str, Any]] = []
+
+        def send_email(self, **request: Any) -> dict[str, str]:
+            self.requests.append(request)
+            return {"MessageId": "m-1"}
+
+    monkeypatch.setenv("EMAIL_SENDER", "bookings@school.example")
+    monkeypatch.setenv("SES_CONFIGURATION_SET", "tutorbook-events")
+    reset_settings()
+    try:
+        ses = FakeSes()
+        email = OutgoingEmail(
+            key="k", tenant_id="t1", to="sam@example.com", subject="S", text="T", html="<p>H</p>"
+        )
+        assert SesSender(client=ses).send(email) == "m-1"
+    finally:
+        reset_settings()
+    [request] = ses.requests
+    assert request["FromEmailAddress"] == "bookings@school.example"
+    assert request["ConfigurationSetName"] == "tutorbook-events"
+    assert request["Destination"] == {"ToAddresses": ["sam@example.com"]}
+    body = request["Content"]["Simple"]["Body"]
+    assert body["Text"]["Data"] == "T" and body["Html"]["Data"] == "<p>H</p>"
