@@ -140,7 +140,11 @@ def main() -> int:
 
     from chalicelib.local.server import MotoServer
 
-    moto = MotoServer(HOST, moto_port).start()
+    try:
+        moto = MotoServer(HOST, moto_port).start()
+    except OSError as exc:
+        log.error("cannot serve the emulator on %s:%s (%s); set MOTO_PORT", HOST, moto_port, exc)
+        return 1
     os.environ.update(
         {
             # Fake credentials and the emulator's endpoint: nothing here can reach real AWS.
@@ -173,7 +177,12 @@ def main() -> int:
     app = factory.load_chalice_app(environment_variables=stage_env)
     _reset_caches()
 
-    server = create_local_server(app, config, HOST, port)
+    try:
+        server = create_local_server(app, config, HOST, port)
+    except OSError as exc:
+        log.error("cannot serve the API on %s:%s (%s); set PORT", HOST, port, exc)
+        moto.stop()
+        return 1
     http_thread = threading.Thread(target=server.serve_forever, name="chalice-local", daemon=True)
     http_thread.start()
     base_url = f"http://{HOST}:{port}"
