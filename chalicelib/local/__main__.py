@@ -173,7 +173,13 @@ def main() -> int:
 
     factory = CLIFactory(str(PROJECT_DIR))
     config = factory.create_config_obj(chalice_stage_name="local")
-    stage_env = {k: v for k, v in config.environment_variables.items() if k not in env}
+    # The stage's variables from .chalice/config.json, unless the developer's environment (or
+    # the resources just created) already set them, e.g. POWERTOOLS_LOG_LEVEL=DEBUG make dev.
+    stage_env = {
+        k: v
+        for k, v in config.environment_variables.items()
+        if k not in env and (k not in os.environ or k == "STAGE")
+    }
     app = factory.load_chalice_app(environment_variables=stage_env)
     _reset_caches()
 
