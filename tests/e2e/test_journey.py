@@ -120,3 +120,70 @@ def test_booking_journey_yields_four_audit_entries_and_the_emails(local_stack: L
         assert title in m["body"]
     # The emails were printed to the stack's console too.
     assert local_stack.wait_for(lambda: title in local_stack.log_text(), timeout=15)
+
+
+def test_the_schedule_escalates_a_stale_booking_and_emails_the_admins(local_stack: LocalStack):
+    """The scheduler runs the finder every LOCAL_SCHEDULE_SECONDS; a booking whose escalate-at
+    has passed is escalated once and the admin is emailed. Waiting a whole
+    ``escalate_after_minutes`` (>= 1 minute) would be slow, so the test moves the booking's
+    escalate-at into the past on the emulator, where the finder looks for it."""
+    import boto3
+
+    from chalicelib.db import keys
+
+    admin = local_stack.login("admin")["access_token"]
+    student = local_stack.login("student")["access_token"]
+    title = f"Escalation course {uuid.uuid4().hex[:8]}"
+    course, _ = call(local_stack, "POST", "/courses", admin, {"title": title, "published": True})
+    starts = (datetime.now(UTC) + timedelta(days=11)).replace(minute=0, second=0, microsecond=0)
+    booking, _ = call(
+        local_stack,
+        "POST",
+        "/bookings",
+        student,
+        {
+            "course_id": course["id"],
+            "starts_at": starts.isoformat().replace("+00:00", "Z"),
+            "duration_minutes": 30,
+        },
+    )
+    ddb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=local_stack.moto_url)
+    pk, sk = keys.booking_key(booking["tenant_id"], booking["id"])
+    past = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    ddb.update_item(
+        TableName="tutorbook-local-MainTable",
+        Key={"pk": {"S": pk}, "sk": {"S": sk}},
+        UpdateExpression="SET due_sk = :sk",
+        ConditionExpression="attribute_exists(due_pk)",
+        ExpressionAttributeValues={
+            ":sk": {"S": keys.booking_due_sk(past, booking["tenant_id"], booking["id"])}
+        },
+    )
+
+    def escalated() -> Any:
+        r = requests.get(
+            local_stack.url(f"/bookings/{booking['id']}"),
+            headers={"Authorization": f"Bearer {admin}"},
+            timeout=30,
+        )
+        return r.json()["escalated_at"]
+
+    assert local_stack.wait_for(escalated, timeout=30), local_stack.log_text()[-3000:]
+    admin_email = local_stack.logins["admin"].email
+
+    def admin_emails() -> list[dict[str, Any]]:
+        return [
+            m
+            for m in local_stack.emails()
+            if title in (m.get("subject") or "") and "waiting" in (m.get("subject") or "")
+        ]
+
+    found = local_stack.wait_for(admin_emails, timeout=30)
+    assert found, local_stack.log_text()[-3000:]
+    to = [recipients(m)[0] for m in found]
+    assert admin_email in to and len(to) == len(set(to))  # every active admin, once
+    # Several more schedule periods later, still escalated once and emailed once.
+    first = escalated()
+    local_stack.wait_for(lambda: False, timeout=3 * local_stack.schedule_seconds)
+    assert escalated() == first
+    assert len(admin_emails()) == len(found)
