@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     moto_port: int = 5000
     local_schedule_seconds: float = Field(default=15.0, gt=0)
     local_state_dir: str = ".local"
+    local_parent_pid: int | None = None  # the local stack exits when this process is gone
 
     @field_validator("cors_allow_origins", mode="before")
     @classmethod

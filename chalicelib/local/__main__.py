@@ -62,6 +62,22 @@ def _write_private(path: Path, text: str) -> None:
     path.chmod(0o600)  # also when the file existed with a wider mode
 
 
+def _exit_with_parent(pid: int, stop: threading.Event) -> None:
+    """Stop when the process that started us (a test session) is gone, so none is orphaned."""
+
+    def watch() -> None:
+        while not stop.wait(1.0):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                log.info("parent process %s is gone; stopping", pid)
+                stop.set()
+            except PermissionError:  # alive, owned by someone else
+                continue
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _reset_caches() -> None:
     from chalicelib.config import reset_settings
     from chalicelib.db.base import configure
@@ -136,6 +152,8 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
+    if settings.local_parent_pid:
+        _exit_with_parent(settings.local_parent_pid, stop)
     jwt_secret = _secret(state_dir)
 
     from chalicelib.local.server import MotoServer

@@ -117,6 +117,7 @@ def _child_env(port: int, moto_port: int, state_dir: Path) -> dict[str, str]:
             "MOTO_PORT": str(moto_port),
             "LOCAL_SCHEDULE_SECONDS": "2",
             "LOCAL_STATE_DIR": str(state_dir),
+            "LOCAL_PARENT_PID": str(os.getpid()),
             "PYTHONUNBUFFERED": "1",
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
