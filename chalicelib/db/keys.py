@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 import zlib
 
-_SAFE = re.compile(r"^[^#\s\x00-\x1f]{1,320}$")
+_SAFE = re.compile(r"[^#\s\x00-\x1f]{1,320}")
 
 
 def _part(value: str) -> str:
-    if "#" in value or not _SAFE.match(value):
+    if not _SAFE.fullmatch(value):
         raise ValueError("key parts may not contain '#' or control characters")
     return value
 
@@ -135,6 +135,31 @@ def booking_course_key(tenant_id: str, course_id: str) -> tuple[str, str]:
     return course_key(tenant_id, course_id)
 
 
+# --- audit (the audit table; written only by the stream consumer) --------------------------
+def audit_key(tenant_id: str, at: str, sequence: str, event_id: str) -> tuple[str, str]:
+    """All of a tenant's entries under one partition, sorted by time then stream order.
+
+    The sort key is derived from the stream record alone, so a replayed record maps to the
+    same key and the conditional put adds nothing.
+    """
+    sk = f"{_part(at)}#{_part(sequence):0>40}#{_part(event_id)}"
+    return audit_pk(tenant_id), sk
+
+
+def audit_pk(tenant_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}#AUDIT"
+
+
+def audit_type_index_pk(tenant_id: str, entity_type: str) -> str:
+    """gsi1 of the audit table: a tenant's entries of one entity type (sort key = table sk)."""
+    return f"{tenant_prefix(tenant_id)}#AUDIT#TYPE#{_part(entity_type)}"
+
+
+def audit_entity_index_pk(tenant_id: str, entity_id: str) -> str:
+    """gsi2 of the audit table: a tenant's entries of one entity (sort key = table sk)."""
+    return f"{tenant_prefix(tenant_id)}#AUDIT#ENTITY#{_part(entity_id)}"
+
+
 # --- catalog: courses, modules, lessons (one partition per course) --------------------------
 def course_pk(tenant_id: str, course_id: str) -> str:
     """The course's partition: the course item, its modules and their lessons."""
@@ -174,28 +199,3 @@ def published_courses_index_pk(tenant_id: str) -> str:
 
 def courses_index_sk(course_id: str) -> str:
     return f"COURSE#{_part(course_id)}"
-
-# --- audit (the audit table; written only by the stream consumer) --------------------------
-def audit_key(tenant_id: str, at: str, sequence: str, event_id: str) -> tuple[str, str]:
-    """All of a tenant's entries under one partition, sorted by time then stream order.
-
-    The sort key is derived from the stream record alone, so a replayed record maps to the
-    same key and the conditional put adds nothing.
-    """
-    sk = f"{_part(at)}#{_part(sequence):0>40}#{_part(event_id)}"
-    return audit_pk(tenant_id), sk
-
-
-def audit_pk(tenant_id: str) -> str:
-    return f"{tenant_prefix(tenant_id)}#AUDIT"
-
-
-def audit_type_index_pk(tenant_id: str, entity_type: str) -> str:
-    """gsi1 of the audit table: a tenant's entries of one entity type (sort key = table sk)."""
-    return f"{tenant_prefix(tenant_id)}#AUDIT#TYPE#{_part(entity_type)}"
-
-
-def audit_entity_index_pk(tenant_id: str, entity_id: str) -> str:
-    """gsi2 of the audit table: a tenant's entries of one entity (sort key = table sk)."""
-    return f"{tenant_prefix(tenant_id)}#AUDIT#ENTITY#{_part(entity_id)}"
-
