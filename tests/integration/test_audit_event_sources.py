@@ -50,4 +50,3 @@ def test_the_finder_runs_every_five_minutes():
     [schedule] = [c for c in app.event_sources if isinstance(c, ScheduledEventConfig)]
     assert schedule.name == "find_stale_bookings"
     assert schedule.schedule_expression.to_string() == "rate(5 minutes)"
-
