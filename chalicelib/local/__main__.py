@@ -187,7 +187,11 @@ def main() -> int:
     log.info("created %d resources from infra/resources.json on %s", len(env), moto.url)
 
     from chalice.cli.factory import CLIFactory
-    from chalice.local import create_local_server
+    from chalice.local import LocalDevServer, ThreadedHTTPServer
+
+    class _Server(ThreadedHTTPServer):
+        # socketserver's default backlog of 5 resets bursts of concurrent connections.
+        request_queue_size = 128
 
     factory = CLIFactory(str(PROJECT_DIR))
     config = factory.create_config_obj(chalice_stage_name="local")
@@ -202,7 +206,7 @@ def main() -> int:
     _reset_caches()
 
     try:
-        server = create_local_server(app, config, HOST, port)
+        server = LocalDevServer(app, config, HOST, port, server_cls=_Server)
     except OSError as exc:
         log.error("cannot serve the API on %s:%s (%s); set PORT", HOST, port, exc)
         moto.stop()
@@ -210,7 +214,7 @@ def main() -> int:
     http_thread = threading.Thread(target=server.serve_forever, name="chalice-local", daemon=True)
     http_thread.start()
     base_url = f"http://{HOST}:{port}"
-    log.info("API serving on %s (docs: %s/docs)", base_url, base_url)
+    log.info("API serving on %s (OpenAPI: %s/openapi.json)", base_url, base_url)
 
     from chalicelib.local.pump import EventPump
     from chalicelib.local.scheduler import Scheduler
