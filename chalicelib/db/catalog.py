@@ -15,6 +15,8 @@ REMOVE record in the table's stream; the marked item's old image names who delet
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
@@ -316,14 +318,9 @@ class CatalogRepository:
             rank=record.rank,
         )
         item.stamp(self.actor, created=True)
-        try:
-            with TransactWrite(connection=_connection()) as tx:
-                tx.save(item, condition=ModuleItem.pk.does_not_exist())
-                self._bump_course(tx, course_id)
-        except TransactWriteError as exc:
-            if _FAILED in cancellation_codes(exc):
-                raise NotFound("course") from exc
-            raise
+        with _guarded_write(None, lambda: NotFound("course")) as tx:
+            tx.save(item, condition=ModuleItem.pk.does_not_exist())
+            self._bump_course(tx, course_id)
 
     def update_module(
         self, course_id: str, module_id: str, *, title: str | None, rank: str | None
@@ -333,41 +330,25 @@ class CatalogRepository:
             actions.append(ModuleItem.title.set(title))
         if rank is not None:
             actions.append(ModuleItem.rank.set(rank))
-        try:
-            with TransactWrite(connection=_connection()) as tx:
-                tx.update(
-                    self._module_item(course_id, module_id),
-                    actions=actions,
-                    condition=ModuleItem.pk.exists() & ModuleItem.deleting_at.does_not_exist(),
-                )
-                self._bump_course(tx, course_id)
-        except TransactWriteError as exc:
-            codes = cancellation_codes(exc)
-            if codes[:1] == [_FAILED]:
-                raise NotFound("module") from exc
-            if _FAILED in codes:
-                raise NotFound("course") from exc
-            raise
+        with _guarded_write("module", lambda: NotFound("course")) as tx:
+            tx.update(
+                self._module_item(course_id, module_id),
+                actions=actions,
+                condition=ModuleItem.pk.exists() & ModuleItem.deleting_at.does_not_exist(),
+            )
+            self._bump_course(tx, course_id)
 
     def delete_module(self, tree: CourseTree, module_id: str) -> None:
         """Mark the module (with a tree-version check) then batch-delete it and its lessons."""
         course_id = tree.course.id
         module = self._module_item(course_id, module_id)
-        try:
-            with TransactWrite(connection=_connection()) as tx:
-                tx.update(
-                    module,
-                    actions=[ModuleItem.deleting_at.set(iso(utcnow())), *stamp_actions(self.actor)],
-                    condition=ModuleItem.pk.exists(),
-                )
-                self._bump_course(tx, course_id, expected_version=tree.course.tree_version)
-        except TransactWriteError as exc:
-            codes = cancellation_codes(exc)
-            if codes[:1] == [_FAILED]:
-                raise NotFound("module") from exc
-            if _FAILED in codes:
-                raise StaleTree() from exc
-            raise
+        with _guarded_write("module", StaleTree) as tx:
+            tx.update(
+                module,
+                actions=[ModuleItem.deleting_at.set(iso(utcnow())), *stamp_actions(self.actor)],
+                condition=ModuleItem.pk.exists(),
+            )
+            self._bump_course(tx, course_id, expected_version=tree.course.tree_version)
         doomed: list[MainItem] = [
             self._lesson_item(course_id, module_id, lesson.id)
             for lesson in tree.lessons
@@ -393,23 +374,15 @@ class CatalogRepository:
         )
         item.stamp(self.actor, created=True)
         m_pk, m_sk = keys.module_key(self.tenant_id, course_id, record.module_id)
-        try:
-            with TransactWrite(connection=_connection()) as tx:
-                tx.condition_check(
-                    ModuleItem,
-                    m_pk,
-                    m_sk,
-                    condition=ModuleItem.pk.exists() & ModuleItem.deleting_at.does_not_exist(),
-                )
-                tx.save(item, condition=LessonItem.pk.does_not_exist())
-                self._bump_course(tx, course_id)
-        except TransactWriteError as exc:
-            codes = cancellation_codes(exc)
-            if codes[:1] == [_FAILED]:
-                raise NotFound("module") from exc
-            if _FAILED in codes:
-                raise NotFound("course") from exc
-            raise
+        with _guarded_write("module", lambda: NotFound("course")) as tx:
+            tx.condition_check(
+                ModuleItem,
+                m_pk,
+                m_sk,
+                condition=ModuleItem.pk.exists() & ModuleItem.deleting_at.does_not_exist(),
+            )
+            tx.save(item, condition=LessonItem.pk.does_not_exist())
+            self._bump_course(tx, course_id)
 
     def update_lesson(
         self,
@@ -434,37 +407,37 @@ class CatalogRepository:
             actions.append(LessonItem.duration_minutes.remove())
         if rank is not None:
             actions.append(LessonItem.rank.set(rank))
-        try:
-            with TransactWrite(connection=_connection()) as tx:
-                tx.update(
-                    self._lesson_item(course_id, module_id, lesson_id),
-                    actions=actions,
-                    condition=LessonItem.pk.exists(),
-                )
-                self._bump_course(tx, course_id)
-        except TransactWriteError as exc:
-            codes = cancellation_codes(exc)
-            if codes[:1] == [_FAILED]:
-                raise NotFound("lesson") from exc
-            if _FAILED in codes:
-                raise NotFound("course") from exc
-            raise
+        with _guarded_write("lesson", lambda: NotFound("course")) as tx:
+            tx.update(
+                self._lesson_item(course_id, module_id, lesson_id),
+                actions=actions,
+                condition=LessonItem.pk.exists(),
+            )
+            self._bump_course(tx, course_id)
 
     def delete_lesson(self, course_id: str, module_id: str, lesson_id: str) -> None:
-        try:
-            with TransactWrite(connection=_connection()) as tx:
-                tx.delete(
-                    self._lesson_item(course_id, module_id, lesson_id),
-                    condition=LessonItem.pk.exists(),
-                )
-                self._bump_course(tx, course_id)
-        except TransactWriteError as exc:
-            codes = cancellation_codes(exc)
-            if codes[:1] == [_FAILED]:
-                raise NotFound("lesson") from exc
-            if _FAILED in codes:
-                raise NotFound("course") from exc
-            raise
+        with _guarded_write("lesson", lambda: NotFound("course")) as tx:
+            tx.delete(
+                self._lesson_item(course_id, module_id, lesson_id),
+                condition=LessonItem.pk.exists(),
+            )
+            self._bump_course(tx, course_id)
+
+
+@contextmanager
+def _guarded_write(child: str | None, guard_failed: Callable[[], Exception]) -> Iterator[Any]:
+    """A transaction whose first item is the child written (``child`` names it for a 404 when
+    its own condition fails) and whose other items guard the course (``guard_failed()``)."""
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            yield tx
+    except TransactWriteError as exc:
+        codes = cancellation_codes(exc)
+        if child is not None and codes[:1] == [_FAILED]:
+            raise NotFound(child) from exc
+        if _FAILED in codes:
+            raise guard_failed() from exc
+        raise
 
 
 def _batch_delete(items: list[MainItem]) -> None:

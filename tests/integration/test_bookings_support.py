@@ -100,3 +100,27 @@ def make_world(api: Api, slug: str = "acme") -> World:
         course=course.json["id"],
         draft=draft.json["id"],
     )
+
+
+# The transition table as API.md states it, written independently of the service's table.
+ROLES = {
+    "approve": {"admin"},
+    "assign": {"admin"},
+    "complete": {"admin", "instructor"},
+    "reject": {"admin"},
+    "cancel": {"admin", "student"},
+}
+SOURCES = {
+    "approve": {"requested"},
+    "assign": {"approved"},
+    "complete": {"assigned"},
+    "reject": {"requested", "approved"},
+    "cancel": {"requested", "approved", "assigned"},
+}
+TARGET = {
+    "approve": "approved",
+    "assign": "assigned",
+    "complete": "completed",
+    "reject": "rejected",
+    "cancel": "cancelled",
+}

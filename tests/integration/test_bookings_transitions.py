@@ -9,30 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_bookings_support import World, make_world
+from tests.integration.test_bookings_support import ROLES, SOURCES, TARGET, World, make_world
 
-# From API.md: who (by role) and from which states.
-ROLES = {
-    "approve": {"admin"},
-    "assign": {"admin"},
-    "complete": {"admin", "instructor"},
-    "reject": {"admin"},
-    "cancel": {"admin", "student"},
-}
-SOURCES = {
-    "approve": {"requested"},
-    "assign": {"approved"},
-    "complete": {"assigned"},
-    "reject": {"requested", "approved"},
-    "cancel": {"requested", "approved", "assigned"},
-}
-TARGET = {
-    "approve": "approved",
-    "assign": "assigned",
-    "complete": "completed",
-    "reject": "rejected",
-    "cancel": "cancelled",
-}
 STATES = ["requested", "approved", "assigned", "completed", "rejected", "cancelled"]
 CALLERS = {  # caller -> role
     "admin": "admin",

@@ -23,29 +23,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from tests.integration.test_bookings_support import World, make_world
+from tests.integration.test_bookings_support import ROLES, SOURCES, TARGET, World, make_world
 
-ROLES = {
-    "approve": {"admin"},
-    "assign": {"admin"},
-    "complete": {"admin", "instructor"},
-    "reject": {"admin"},
-    "cancel": {"admin", "student"},
-}
-SOURCES = {
-    "approve": {"requested"},
-    "assign": {"approved"},
-    "complete": {"assigned"},
-    "reject": {"requested", "approved"},
-    "cancel": {"requested", "approved", "assigned"},
-}
-TARGET = {
-    "approve": "approved",
-    "assign": "assigned",
-    "complete": "completed",
-    "reject": "rejected",
-    "cancel": "cancelled",
-}
 PEOPLE = ["admin", "student", "other_student", "instructor", "other_instructor"]
 ROLE_OF = {
     "admin": "admin",
