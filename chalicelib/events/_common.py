@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
 
 from chalicelib.observability import logger
 
@@ -86,3 +90,21 @@ class BatchMetrics:
             metrics.flush_metrics()
         except Exception:  # noqa: BLE001 - metrics must never fail the function
             logger.exception("metrics could not be published")
+
+
+def run_batch(
+    event: dict[str, Any],
+    context: Any,
+    processor: BatchProcessor,
+    record_handler: Callable[[Any], Any],
+    metrics: BatchMetrics,
+) -> dict[str, Any]:
+    """Run one batch through Powertools; answer its partial-failure report; publish metrics."""
+    try:
+        return dict(
+            process_partial_response(
+                event=event, record_handler=record_handler, processor=processor, context=context
+            )
+        )
+    finally:
+        metrics.publish()

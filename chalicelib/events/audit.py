@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from chalice import Blueprint
 
 from chalicelib.config import get_settings
 from chalicelib.db.audit import AuditTable
 from chalicelib.db.changes import parse_record
-from chalicelib.events._common import BatchMetrics, StreamBatchProcessor, log_context
+from chalicelib.events._common import BatchMetrics, StreamBatchProcessor, log_context, run_batch
 from chalicelib.observability import logger
 from chalicelib.services.audit import AuditRecorder, Outcome
 
@@ -46,17 +45,7 @@ def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
                 metrics.add("AuditDuplicatesSkipped")
             return outcome.value
 
-    try:
-        return dict(
-            process_partial_response(
-                event=event,
-                record_handler=record_handler,
-                processor=StreamBatchProcessor(),
-                context=context,
-            )
-        )
-    finally:
-        metrics.publish()
+    return run_batch(event, context, StreamBatchProcessor(), record_handler, metrics)
 
 
 @bp.on_dynamodb_record(

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint, Rate
 
 from chalicelib.clock import utcnow
 from chalicelib.config import get_settings
 from chalicelib.db.escalation import DynamoEscalations
-from chalicelib.events._common import BatchMetrics, log_context, sqs_processor
+from chalicelib.events._common import BatchMetrics, log_context, run_batch, sqs_processor
 from chalicelib.models.messages import EscalationMessage
 from chalicelib.notify.queues import escalation_queue
 from chalicelib.observability import logger
@@ -73,17 +72,7 @@ def handle_messages(event: dict[str, Any], context: Any = None) -> dict[str, Any
             )
             return escalated
 
-    try:
-        return dict(
-            process_partial_response(
-                event=event,
-                record_handler=record_handler,
-                processor=sqs_processor(),
-                context=context,
-            )
-        )
-    finally:
-        metrics.publish()
+    return run_batch(event, context, sqs_processor(), record_handler, metrics)
 
 
 @bp.schedule(Rate(5, unit=Rate.MINUTES))

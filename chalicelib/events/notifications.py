@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint
@@ -17,7 +16,13 @@ from chalice import Blueprint
 from chalicelib.config import get_settings
 from chalicelib.db.changes import parse_record
 from chalicelib.db.directory import DynamoDirectory
-from chalicelib.events._common import BatchMetrics, StreamBatchProcessor, log_context, sqs_processor
+from chalicelib.events._common import (
+    BatchMetrics,
+    StreamBatchProcessor,
+    log_context,
+    run_batch,
+    sqs_processor,
+)
 from chalicelib.models.messages import NotificationMessage
 from chalicelib.notify.queues import notifications_queue
 from chalicelib.notify.ses import OnceMailer
@@ -52,17 +57,7 @@ def handle_changes(event: dict[str, Any], context: Any = None) -> dict[str, Any]
             )
         return len(messages)
 
-    try:
-        return dict(
-            process_partial_response(
-                event=event,
-                record_handler=record_handler,
-                processor=StreamBatchProcessor(),
-                context=context,
-            )
-        )
-    finally:
-        metrics.publish()
+    return run_batch(event, context, StreamBatchProcessor(), record_handler, metrics)
 
 
 def handle_messages(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -103,17 +98,7 @@ def handle_messages(event: dict[str, Any], context: Any = None) -> dict[str, Any
             )
             return delivery.sent
 
-    try:
-        return dict(
-            process_partial_response(
-                event=event,
-                record_handler=record_handler,
-                processor=sqs_processor(),
-                context=context,
-            )
-        )
-    finally:
-        metrics.publish()
+    return run_batch(event, context, sqs_processor(), record_handler, metrics)
 
 
 @bp.on_dynamodb_record(
