@@ -244,8 +244,10 @@ def main() -> int:
         flush=True,
     )
 
-    while not stop.wait(0.5):
-        pass
+    # Poll rather than stop.wait(): the signal handler runs on this thread and calls
+    # stop.set(), which would deadlock on the Event's lock if this thread held it in wait().
+    while not stop.is_set():
+        time.sleep(0.2)
     started = time.monotonic()
     scheduler.stop()
     pump.stop()
