@@ -9,8 +9,9 @@ Every module or lesson write is a transaction that also bumps the course's ``tre
 (the ETag source) under the condition that the course exists and is not being deleted.
 Deleting a course or a module first *marks* it (``deleting_at`` + the deleter's stamps, under a
 ``tree_version`` condition, so the tree just read is known to be complete and no child can be
-added any more), then removes the items with BatchWriteItem in chunks of 25. Each removal is a
-REMOVE record in the table's stream; the marked item's old image names who deleted it.
+added any more), stamps every child with the deleter the same way (BatchWriteItem puts), then
+removes the items with BatchWriteItem in chunks of 25. Each removal is a REMOVE record in the
+table's stream whose old image names who deleted it and under which request.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class StaleTree(Conflict):
 class CatalogItem(MainItem):
     """Base of the three catalog entities (querying it returns all three)."""
 
+    deleting_at = UnicodeAttribute(null=True)
+
 
 class CourseItem(CatalogItem, discriminator="course"):
     course_id = UnicodeAttribute(attr_name="id")
@@ -59,7 +62,6 @@ class CourseItem(CatalogItem, discriminator="course"):
     published = BooleanAttribute(default=False)
     owner_id = UnicodeAttribute()
     tree_version = NumberAttribute(default=1)
-    deleting_at = UnicodeAttribute(null=True)
 
 
 class ModuleItem(CatalogItem, discriminator="module"):
@@ -67,7 +69,6 @@ class ModuleItem(CatalogItem, discriminator="module"):
     course_id = UnicodeAttribute()
     title = UnicodeAttribute()
     rank = UnicodeAttribute()
-    deleting_at = UnicodeAttribute(null=True)
 
 
 class LessonItem(CatalogItem, discriminator="lesson"):
@@ -298,10 +299,7 @@ class CatalogRepository:
             if is_condition_failure(exc):
                 raise StaleTree() from exc
             raise
-        doomed: list[MainItem] = [self._module_item(course_id, m.id) for m in tree.modules]
-        doomed += [
-            self._lesson_item(course_id, lesson.module_id, lesson.id) for lesson in tree.lessons
-        ]
+        doomed = self._mark_children(course_id, keys.course_children_prefix())
         doomed.append(item)  # last: a retry after a crash still finds the marked course
         _batch_delete(doomed)
 
@@ -349,13 +347,32 @@ class CatalogRepository:
                 condition=ModuleItem.pk.exists(),
             )
             self._bump_course(tx, course_id, expected_version=tree.course.tree_version)
-        doomed: list[MainItem] = [
-            self._lesson_item(course_id, module_id, lesson.id)
-            for lesson in tree.lessons
-            if lesson.module_id == module_id
-        ]
+        doomed = self._mark_children(course_id, keys.module_lessons_prefix(module_id))
         doomed.append(module)
         _batch_delete(doomed)
+
+    def _mark_children(self, course_id: str, sk_prefix: str) -> list[MainItem]:
+        """Stamp every child under ``sk_prefix`` with the deleter and ``deleting_at`` (one Query,
+        BatchWriteItem puts), so each child's REMOVE record names who deleted it and under which
+        request. The audit log records no entry for such bookkeeping-only updates.
+
+        Runs after the parent is marked, so no child can be added meanwhile.
+        """
+        children: list[MainItem] = list(
+            CatalogItem.query(
+                keys.course_pk(self.tenant_id, course_id),
+                range_key_condition=CatalogItem.sk.startswith(sk_prefix),
+                consistent_read=True,
+            )
+        )
+        now = iso(utcnow())
+        with CatalogItem.batch_write() as batch:
+            for child in children:
+                assert isinstance(child, CatalogItem)
+                child.deleting_at = now
+                child.stamp(self.actor)
+                batch.save(child)
+        return children
 
     # --- lessons -------------------------------------------------------------------------
     def add_lesson(self, course_id: str, record: LessonRecord) -> None:

@@ -40,6 +40,11 @@ INTERNAL_ATTRIBUTES = frozenset(
         "expires_at",
     }
 )
+#: Bookkeeping of an item, not of the entity: an update that changes only these (the catalog's
+#: tree-version bump on its course, the delete marks that name the deleter) is not a change.
+BOOKKEEPING_ATTRIBUTES = frozenset(
+    {"updated_at", "updated_by", "correlation_id", "tree_version", "deleting_at"}
+)
 #: Any attribute whose name contains one of these is a secret and never leaves this module.
 SECRET_MARKERS = ("hash", "secret", "token", "password", "credential")
 
@@ -114,7 +119,15 @@ def parse_record(record: dict[str, Any]) -> Change:
         correlation_id=_str_or_none(source.get("correlation_id")),
         before=public_image(old),
         after=public_image(new),
+        bookkeeping_only=action == "updated" and _substance(old) == _substance(new),
     )
+
+
+def _substance(image: dict[str, Any] | None) -> dict[str, Any] | None:
+    public = public_image(image)
+    if public is None:
+        return None
+    return {k: v for k, v in public.items() if k not in BOOKKEEPING_ATTRIBUTES}
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -178,6 +178,11 @@ def module_key(tenant_id: str, course_id: str, module_id: str) -> tuple[str, str
     return course_pk(tenant_id, course_id), module_sk(module_id)
 
 
+def course_children_prefix() -> str:
+    """Sort-key prefix of every module and lesson of a course (``begins_with``)."""
+    return "MODULE#"
+
+
 def module_lessons_prefix(module_id: str) -> str:
     """Sort-key prefix of one module's lessons (``begins_with``)."""
     return f"{module_sk(module_id)}#LESSON#"

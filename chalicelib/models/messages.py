@@ -74,11 +74,14 @@ class Change(BaseModel):
     correlation_id: str | None = None
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
+    #: An update of bookkeeping attributes only (stamps, version counters, delete marks).
+    bookkeeping_only: bool = False
 
     @property
     def is_noop(self) -> bool:
-        """An update that changed nothing (moto emits these; DynamoDB does not)."""
-        return self.action == "updated" and self.before == self.after
+        """An update that changed nothing of the entity: bookkeeping only, or nothing at all
+        (moto emits those; DynamoDB does not)."""
+        return self.action == "updated" and (self.bookkeeping_only or self.before == self.after)
 
 
 class Recipient(BaseModel):
