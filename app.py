@@ -10,9 +10,8 @@ from chalicelib.events import notifications as notification_events
 
 app = Chalice(app_name="tutorbook")
 
-for module in (meta, tenants, auth, users, courses, bookings):
+for module in (meta, tenants, auth, users, courses, bookings, audit_api):
     app.register_blueprint(module.api.blueprint)
-app.register_blueprint(audit_api.api.blueprint)
 
 # Event functions: stream -> audit / notifications queue; queues -> SES / escalation.
 for events in (audit_events, notification_events, escalation_events):

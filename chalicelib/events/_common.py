@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,7 +13,7 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 
-from chalicelib.observability import logger
+from chalicelib.observability import BatchMetrics, logger
 
 
 class NotProcessed(Exception):  # noqa: N818 - a reason, reported per record
@@ -64,32 +63,6 @@ def log_context(**keys: str | None) -> Iterator[None]:
         yield
     finally:
         logger.remove_keys(list(present))
-
-
-class BatchMetrics:
-    """Counts for one invocation, published as one EMF document (never breaks the handler)."""
-
-    def __init__(self, function: str) -> None:
-        self.function = function
-        self.counts: Counter[str] = Counter()
-
-    def add(self, name: str, value: int = 1) -> None:
-        self.counts[name] += value
-
-    def publish(self) -> None:
-        if not any(self.counts.values()):
-            return
-        try:
-            from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
-
-            metrics = EphemeralMetrics(namespace="tutorbook", service="tutorbook")
-            metrics.add_dimension(name="function", value=self.function)
-            for name, value in sorted(self.counts.items()):
-                if value:
-                    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-            metrics.flush_metrics()
-        except Exception:  # noqa: BLE001 - metrics must never fail the function
-            logger.exception("metrics could not be published")
 
 
 def run_batch(

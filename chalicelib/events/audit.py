@@ -10,8 +10,8 @@ from chalice import Blueprint
 from chalicelib.config import get_settings
 from chalicelib.db.audit import AuditTable
 from chalicelib.db.changes import parse_record
-from chalicelib.events._common import BatchMetrics, StreamBatchProcessor, log_context, run_batch
-from chalicelib.observability import logger
+from chalicelib.events._common import StreamBatchProcessor, log_context, run_batch
+from chalicelib.observability import BatchMetrics, logger
 from chalicelib.services.audit import AuditRecorder, Outcome
 
 bp = Blueprint(__name__)

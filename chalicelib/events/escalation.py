@@ -14,10 +14,10 @@ from chalice import Blueprint, Rate
 from chalicelib.clock import utcnow
 from chalicelib.config import get_settings
 from chalicelib.db.escalation import DynamoEscalations
-from chalicelib.events._common import BatchMetrics, log_context, run_batch, sqs_processor
+from chalicelib.events._common import log_context, run_batch, sqs_processor
 from chalicelib.models.messages import EscalationMessage
 from chalicelib.notify.queues import escalation_queue
-from chalicelib.observability import logger
+from chalicelib.observability import BatchMetrics, logger
 from chalicelib.services.escalation import EscalationService
 
 bp = Blueprint(__name__)

@@ -17,7 +17,6 @@ from chalicelib.config import get_settings
 from chalicelib.db.changes import parse_record
 from chalicelib.db.directory import DynamoDirectory
 from chalicelib.events._common import (
-    BatchMetrics,
     StreamBatchProcessor,
     log_context,
     run_batch,
@@ -26,7 +25,7 @@ from chalicelib.events._common import (
 from chalicelib.models.messages import NotificationMessage
 from chalicelib.notify.queues import notifications_queue
 from chalicelib.notify.ses import OnceMailer
-from chalicelib.observability import logger
+from chalicelib.observability import BatchMetrics, logger
 from chalicelib.services.notifications import NotificationService, notifications_for
 
 bp = Blueprint(__name__)
