@@ -133,6 +133,14 @@ def is_condition_failure(exc: Exception) -> bool:
     return cause == "ConditionalCheckFailedException"
 
 
+def is_write_conflict(exc: Exception) -> bool:
+    """True when a write lost to a concurrent transaction on the same item (DynamoDB cancels
+    with ``TransactionConflict``; botocore does not retry it): a lost race, answered 409."""
+    if getattr(exc, "cause_response_code", None) == "TransactionConflictException":
+        return True
+    return "TransactionConflict" in cancellation_codes(exc)
+
+
 def cancellation_codes(exc: Exception) -> list[str | None]:
     """The per-item cancellation codes of a failed transaction, in the order of its items."""
     reasons = getattr(exc, "cancellation_reasons", None) or []

@@ -42,7 +42,13 @@ from chalicelib.clock import iso
 from chalicelib.config import get_settings
 from chalicelib.context import Actor
 from chalicelib.db import keys
-from chalicelib.db.base import MainItem, cancellation_codes, is_condition_failure, stamp_actions
+from chalicelib.db.base import (
+    MainItem,
+    cancellation_codes,
+    is_condition_failure,
+    is_write_conflict,
+    stamp_actions,
+)
 from chalicelib.db.pages import decode_cursor, encode_cursor
 from chalicelib.db.tenants import TenantItem
 from chalicelib.db.users import UserItem, user_from_item
@@ -274,7 +280,11 @@ def _batch_get(keys_wanted: builtins.list[tuple[str, str]]) -> builtins.list[dic
     client = MainItem._get_connection().connection.client
     table = MainItem.Meta.table_name
     request: dict[str, Any] = {
-        table: {"Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys_wanted]}
+        table: {
+            "Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys_wanted],
+            # Transitions read status and version here: never an outdated copy.
+            "ConsistentRead": True,
+        }
     }
     items: builtins.list[dict[str, Any]] = []
     while request:
@@ -282,6 +292,13 @@ def _batch_get(keys_wanted: builtins.list[tuple[str, str]]) -> builtins.list[dic
         items.extend(answer.get("Responses", {}).get(table, []))
         request = answer.get("UnprocessedKeys") or {}
     return items
+
+
+_LOST = {_CHECK_FAILED, "TransactionConflict"}
+
+
+def _changed_meanwhile() -> Conflict:
+    return Conflict("The booking changed meanwhile; read it again.")
 
 
 class BookingRepository:
@@ -330,7 +347,7 @@ class BookingRepository:
     def get(self, booking_id: str) -> Booking:
         try:
             pk, sk = keys.booking_key(self.tenant_id, booking_id)
-            return booking_from_item(BookingItem.get(pk, sk))
+            return booking_from_item(BookingItem.get(pk, sk, consistent_read=True))
         except (DoesNotExist, ValueError) as exc:
             raise NotFound("booking") from exc
 
@@ -428,8 +445,8 @@ class BookingRepository:
             try:
                 item.update(actions=actions, condition=condition)
             except UpdateError as exc:
-                if is_condition_failure(exc):
-                    raise Conflict("The booking changed meanwhile; read it again.") from exc
+                if is_condition_failure(exc) or is_write_conflict(exc):
+                    raise _changed_meanwhile() from exc
                 raise
             return booking_from_item(item)
         return self._transact(item, actions, condition, current, teacher, claim_time)
@@ -451,16 +468,26 @@ class BookingRepository:
                 for lock in locks:
                     if claim:
                         tx.save(lock, condition=InstructorSlotItem.pk.does_not_exist())
-                    else:
-                        tx.delete(lock, condition=InstructorSlotItem.booking_id == current.id)
+                    else:  # a lock past its TTL is already gone: nothing to free
+                        tx.delete(
+                            lock,
+                            condition=InstructorSlotItem.pk.does_not_exist()
+                            | (InstructorSlotItem.booking_id == current.id),
+                        )
         except TransactWriteError as exc:
             codes = cancellation_codes(exc)
             # PynamoDB sends deletes, then puts, then updates: the booking is the last item.
-            if codes and codes[-1] == _CHECK_FAILED:
-                raise Conflict("The booking changed meanwhile; read it again.") from exc
+            if codes and codes[-1] in _LOST:
+                raise _changed_meanwhile() from exc
             if claim and _CHECK_FAILED in codes[:-1]:
                 raise InstructorUnavailable(
                     "The instructor already has a session at that time."
+                ) from exc
+            if is_write_conflict(exc):  # a racing transaction held one of the slots
+                raise (
+                    InstructorUnavailable("The instructor already has a session at that time.")
+                    if claim
+                    else _changed_meanwhile()
                 ) from exc
             raise
         # A transaction returns no images: read back what it wrote (strongly consistent).
@@ -516,8 +543,9 @@ class BookingRepository:
 @lru_cache(maxsize=4)
 def _persistence(table_name: str, region: str) -> Any:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    from botocore.config import Config
 
-    return DynamoDBPersistenceLayer(table_name=table_name)
+    return DynamoDBPersistenceLayer(table_name=table_name, boto_config=Config(region_name=region))
 
 
 def run_once(

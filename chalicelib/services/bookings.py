@@ -69,7 +69,7 @@ TRANSITIONS: Mapping[Action, Rule] = {
     Action.approve: _rule({Party.admin}, {S.requested}, S.approved),
     Action.assign: _rule({Party.admin}, {S.approved}, S.assigned, claims_time=True),
     Action.complete: _rule({Party.assigned_instructor, Party.admin}, {S.assigned}, S.completed),
-    Action.reject: _rule({Party.admin}, {S.requested, S.approved}, S.rejected, releases_time=True),
+    Action.reject: _rule({Party.admin}, {S.requested, S.approved}, S.rejected),
     Action.cancel: _rule(
         {Party.booking_student, Party.admin},
         {S.requested, S.approved, S.assigned},
@@ -155,10 +155,8 @@ class BookingService:
         if body.starts_at <= now:
             raise _invalid("starts_at", "must be in the future")
         loaded = self.repo.load(tenant=True, course_id=body.course_id, user_id=body.instructor_id)
-        if loaded.course is None:
-            raise NotFound("course")
-        if not loaded.course.published:
-            raise _invalid("course_id", "the course is not published")
+        if loaded.course is None or not loaded.course.published:
+            raise NotFound("course")  # a draft is invisible to students, as in the catalog
         if body.instructor_id is not None:
             self._check_instructor(loaded.user, "instructor_id")
         booking = Booking(

@@ -39,7 +39,7 @@ def test_request_validation_answers_422_or_404_and_writes_nothing(world, aws):
         ({"starts_at": "tomorrow"}, 422, "starts_at"),
         ({"duration_minutes": 14}, 422, "duration_minutes"),
         ({"duration_minutes": 241}, 422, "duration_minutes"),
-        ({"course_id": world.draft}, 422, "course_id"),
+        ({"course_id": world.draft}, 404, None),  # a draft is invisible to students
         ({"course_id": "01NOSUCHCOURSE"}, 404, None),
         ({"instructor_id": world.ids["other_student"]}, 422, "instructor_id"),
         ({"instructor_id": world.ids["admin"]}, 422, "instructor_id"),
@@ -280,8 +280,8 @@ def test_idempotent_retry_returns_the_first_booking_and_creates_nothing(world, a
     # a failed first attempt leaves no record: the retry (fixed) succeeds
     bad = {**body, "course_id": world.draft}
     k2 = {"Idempotency-Key": "retry-456"}
-    assert api.post("/bookings", bad, token=world.token("student"), headers=k2).status == 422
-    assert api.post("/bookings", bad, token=world.token("student"), headers=k2).status == 422
+    assert api.post("/bookings", bad, token=world.token("student"), headers=k2).status == 404
+    assert api.post("/bookings", bad, token=world.token("student"), headers=k2).status == 404
     # the record is kept at least 24 hours (TTL attribute `expiration`)
     table = boto3.resource("dynamodb", region_name="us-east-1").Table(aws["IDEMPOTENCY_TABLE"])
     records = table.scan()["Items"]  # test-only inspection
