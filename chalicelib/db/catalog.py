@@ -27,7 +27,13 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.clock import iso, utcnow
 from chalicelib.context import Actor
 from chalicelib.db import keys
-from chalicelib.db.base import MainItem, cancellation_codes, is_condition_failure, stamp_actions
+from chalicelib.db.base import (
+    MainItem,
+    cancellation_codes,
+    is_condition_failure,
+    is_write_conflict,
+    stamp_actions,
+)
 from chalicelib.db.pages import decode_cursor, encode_cursor
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.models.catalog import (
@@ -91,7 +97,7 @@ def _course_record(item: CourseItem) -> CourseRecord:
         created_at=item.created_at or "",
         updated_at=item.updated_at or item.created_at or "",
         tree_version=int(item.tree_version or 1),
-        deleting=item.deleting_at is not None,
+        deleting_since=item.deleting_at,
     )
 
 
@@ -274,6 +280,8 @@ class CatalogRepository:
         except UpdateError as exc:
             if is_condition_failure(exc):
                 raise NotFound("course") from exc
+            if is_write_conflict(exc):
+                raise StaleTree() from exc
             raise
         return _course_record(item)
 
@@ -316,7 +324,7 @@ class CatalogRepository:
             rank=record.rank,
         )
         item.stamp(self.actor, created=True)
-        with _guarded_write(None, lambda: NotFound("course")) as tx:
+        with _guarded_write((), lambda: NotFound("course")) as tx:
             tx.save(item, condition=ModuleItem.pk.does_not_exist())
             self._bump_course(tx, course_id)
 
@@ -328,7 +336,7 @@ class CatalogRepository:
             actions.append(ModuleItem.title.set(title))
         if rank is not None:
             actions.append(ModuleItem.rank.set(rank))
-        with _guarded_write("module", lambda: NotFound("course")) as tx:
+        with _guarded_write(("module",), lambda: NotFound("course")) as tx:
             tx.update(
                 self._module_item(course_id, module_id),
                 actions=actions,
@@ -340,7 +348,7 @@ class CatalogRepository:
         """Mark the module (with a tree-version check) then batch-delete it and its lessons."""
         course_id = tree.course.id
         module = self._module_item(course_id, module_id)
-        with _guarded_write("module", StaleTree) as tx:
+        with _guarded_write(("module",), StaleTree) as tx:
             tx.update(
                 module,
                 actions=[ModuleItem.deleting_at.set(iso(utcnow())), *stamp_actions(self.actor)],
@@ -390,14 +398,8 @@ class CatalogRepository:
             rank=record.rank,
         )
         item.stamp(self.actor, created=True)
-        m_pk, m_sk = keys.module_key(self.tenant_id, course_id, record.module_id)
-        with _guarded_write("module", lambda: NotFound("course")) as tx:
-            tx.condition_check(
-                ModuleItem,
-                m_pk,
-                m_sk,
-                condition=ModuleItem.pk.exists() & ModuleItem.deleting_at.does_not_exist(),
-            )
+        with _guarded_write(("module",), lambda: NotFound("course")) as tx:
+            self._module_alive(tx, course_id, record.module_id)
             tx.save(item, condition=LessonItem.pk.does_not_exist())
             self._bump_course(tx, course_id)
 
@@ -424,7 +426,8 @@ class CatalogRepository:
             actions.append(LessonItem.duration_minutes.remove())
         if rank is not None:
             actions.append(LessonItem.rank.set(rank))
-        with _guarded_write("lesson", lambda: NotFound("course")) as tx:
+        with _guarded_write(("module", "lesson"), lambda: NotFound("course")) as tx:
+            self._module_alive(tx, course_id, module_id)
             tx.update(
                 self._lesson_item(course_id, module_id, lesson_id),
                 actions=actions,
@@ -433,27 +436,50 @@ class CatalogRepository:
             self._bump_course(tx, course_id)
 
     def delete_lesson(self, course_id: str, module_id: str, lesson_id: str) -> None:
-        with _guarded_write("lesson", lambda: NotFound("course")) as tx:
-            tx.delete(
-                self._lesson_item(course_id, module_id, lesson_id),
+        """Stamp the lesson with the deleter (so its REMOVE record names them), then delete it."""
+        lesson = self._lesson_item(course_id, module_id, lesson_id)
+        try:
+            lesson.update(
+                actions=[LessonItem.deleting_at.set(iso(utcnow())), *stamp_actions(self.actor)],
                 condition=LessonItem.pk.exists(),
             )
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                raise NotFound("lesson") from exc
+            if is_write_conflict(exc):
+                raise StaleTree() from exc
+            raise
+        with _guarded_write(("module", "lesson"), lambda: NotFound("course")) as tx:
+            self._module_alive(tx, course_id, module_id)
+            tx.delete(lesson, condition=LessonItem.pk.exists())
             self._bump_course(tx, course_id)
+
+    def _module_alive(self, tx: Any, course_id: str, module_id: str) -> None:
+        """Transaction guard: the module exists and is not being deleted."""
+        pk, sk = keys.module_key(self.tenant_id, course_id, module_id)
+        tx.condition_check(
+            ModuleItem,
+            pk,
+            sk,
+            condition=ModuleItem.pk.exists() & ModuleItem.deleting_at.does_not_exist(),
+        )
 
 
 @contextmanager
-def _guarded_write(child: str | None, guard_failed: Callable[[], Exception]) -> Iterator[Any]:
-    """A transaction whose first item is the child written (``child`` names it for a 404 when
-    its own condition fails) and whose other items guard the course (``guard_failed()``)."""
+def _guarded_write(named: tuple[str, ...], guard_failed: Callable[[], Exception]) -> Iterator[Any]:
+    """A transaction whose first items are named (a failed condition there is a 404 of that
+    name, e.g. ``("module", "lesson")``) and whose other items guard the course
+    (``guard_failed()``). Losing to a concurrent transaction is a 409."""
     try:
         with TransactWrite(connection=_connection()) as tx:
             yield tx
     except TransactWriteError as exc:
         codes = cancellation_codes(exc)
-        if child is not None and codes[:1] == [_FAILED]:
-            raise NotFound(child) from exc
         if _FAILED in codes:
-            raise guard_failed() from exc
+            first = codes.index(_FAILED)
+            raise (NotFound(named[first]) if first < len(named) else guard_failed()) from exc
+        if is_write_conflict(exc):
+            raise StaleTree() from exc
         raise
 
 

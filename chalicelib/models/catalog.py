@@ -116,7 +116,11 @@ class CourseRecord:
     created_at: str
     updated_at: str
     tree_version: int = 1
-    deleting: bool = False
+    deleting_since: str | None = None  # set while a delete is under way (ISO time of the mark)
+
+    @property
+    def deleting(self) -> bool:
+        return self.deleting_since is not None
 
 
 @dataclass(frozen=True)

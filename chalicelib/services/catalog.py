@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
 from chalicelib.clock import iso, utcnow
@@ -51,6 +52,15 @@ from chalicelib.services.ports import Store
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 _BASE = len(_DIGITS)
 _RETRIES = 3
+#: A delete mark younger than this belongs to a delete still running (Lambda's timeout is far
+#: shorter); an older one was left by a crash, and a new DELETE finishes the job.
+_DELETE_GRACE = timedelta(seconds=60)
+
+
+def _delete_under_way(deleting_since: str | None) -> bool:
+    if deleting_since is None:
+        return False
+    return utcnow() - datetime.fromisoformat(deleting_since) < _DELETE_GRACE
 
 
 # --- ordering (pure) -----------------------------------------------------------------------
@@ -258,6 +268,8 @@ class CatalogService:
     def delete_course(self, course_id: str) -> None:
         for _ in range(_RETRIES):
             tree = self._tree_for_write(course_id, deleting_ok=True)
+            if _delete_under_way(tree.course.deleting_since):
+                return  # a concurrent DELETE (a double click) is removing it right now
             try:
                 self.repo.delete_course(tree)
                 return

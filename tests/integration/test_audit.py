@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.conftest import add_user
+from tests.conftest import add_user, login
 from tests.eventkit import StreamTap, failures, stream_event
 
 
@@ -235,3 +235,21 @@ def test_courses_modules_lessons_and_bookings_are_audited_including_deletes(
         assert deleted["correlation_id"] == "rm"
         # Created, then deleted: the tree-version bumps and delete marks are not changes.
         assert actions == ["deleted", "created"], (kind, actions)
+
+
+def test_a_single_lesson_delete_is_attributed_to_the_deleting_request(api, client, aws, tap, acme):
+    teacher = add_user(api, acme.token, "teach@acme.test", "instructor")
+    t_token = login(api, "acme", teacher["email"])["access_token"]
+    tap.skip()
+    course = api.post("/courses", {"title": "Own"}, token=t_token).json
+    module = api.post(f"/courses/{course['id']}/modules", {"title": "M"}, token=t_token).json
+    path = f"/courses/{course['id']}/modules/{module['id']}/lessons"
+    lesson = api.post(path, {"title": "L"}, token=t_token).json
+    r = api.delete(f"{path}/{lesson['id']}", token=acme.token, headers={"X-Correlation-Id": "rm-l"})
+    assert r.status == 204
+    assert failures(record(client, tap.records())) == []
+    trail = api.get(f"/audit?entity_type=lesson&entity_id={lesson['id']}", token=acme.token).json
+    assert [e["action"] for e in trail["items"]] == ["deleted", "created"]
+    deleted, created = trail["items"]
+    assert created["actor_id"] == teacher["id"]
+    assert deleted["actor_id"] == acme.admin["id"] and deleted["correlation_id"] == "rm-l"

@@ -180,7 +180,8 @@ def test_write_routes_request_counts(api: Api, people: People, aws_requests) -> 
         "PATCH module": ["Query", "TransactWriteItems"],
         "POST lessons": ["Query", "TransactWriteItems"],
         "PATCH lesson": ["Query", "TransactWriteItems"],
-        "DELETE lesson": ["Query", "TransactWriteItems"],
+        # Stamp the lesson with the deleter (its REMOVE record names them), then delete it.
+        "DELETE lesson": ["Query", "UpdateItem", "TransactWriteItems"],
         # Deletes: read + mark the parent, read its children and mark them with the deleter
         # (BatchWriteItem puts), then remove everything (BatchWriteItem deletes).
         "DELETE module": [

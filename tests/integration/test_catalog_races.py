@@ -174,3 +174,72 @@ def test_write_whose_target_vanishes_midway_is_404_and_leaves_no_orphan(
         live = {i["sk"] for i in items}
         assert all(sk == "COURSE" or sk.startswith("MODULE#") for sk in live)
         assert not any(sk.endswith(w["l"]) for sk in live)
+
+
+def test_lesson_edits_racing_a_module_delete_are_refused(
+    api: Api, acme, aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the module is marked, its lessons can be neither changed nor deleted (404), so the
+    delete's marking puts can neither revert an edit nor bring a deleted lesson back."""
+    t = acme.token
+    cid = make_course(api, t)["id"]
+    mid = make_module(api, t, cid)["id"]
+    lid = make_lesson(api, t, cid, mid)["id"]
+    import chalicelib.db.catalog as catalog_db
+
+    real_batch = catalog_db._batch_delete
+    answers: list[int] = []
+
+    def racing_batch(items: list[Any]) -> None:
+        path = f"/courses/{cid}/modules/{mid}/lessons/{lid}"
+        answers.append(api.patch(path, {"title": "edited"}, token=t).status)
+        answers.append(api.delete(path, token=t).status)
+        real_batch(items)
+
+    monkeypatch.setattr(catalog_db, "_batch_delete", racing_batch)
+    assert api.delete(f"/courses/{cid}/modules/{mid}", token=t).status == 204
+    assert answers == [404, 404]
+    assert [i["sk"] for i in partition(aws, cid, acme.tenant["id"])] == ["COURSE"]
+
+
+def test_a_second_delete_while_one_is_under_way_changes_nothing(
+    api: Api, acme, aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A double click: the second DELETE answers 204 and leaves the running delete alone
+    (it would otherwise re-put children the first one had already removed)."""
+    t = acme.token
+    cid = make_course(api, t)["id"]
+    make_lesson(api, t, cid, make_module(api, t, cid)["id"])
+    import chalicelib.db.catalog as catalog_db
+
+    real_batch = catalog_db._batch_delete
+    second: list[int] = []
+    batches: list[int] = []
+
+    def racing_batch(items: list[Any]) -> None:
+        batches.append(len(items))
+        if len(batches) == 1:
+            second.append(api.delete(f"/courses/{cid}", token=t).status)
+        real_batch(items)
+
+    monkeypatch.setattr(catalog_db, "_batch_delete", racing_batch)
+    assert api.delete(f"/courses/{cid}", token=t).status == 204
+    assert second == [204]
+    assert batches == [3]  # only the first delete removed anything
+    assert partition(aws, cid, acme.tenant["id"]) == []
+
+
+def test_a_delete_left_unfinished_by_a_crash_is_finished_by_the_next_delete(
+    api: Api, acme, aws
+) -> None:
+    from chalicelib.db.catalog import CourseItem
+    from chalicelib.db.keys import course_key
+
+    t = acme.token
+    cid = make_course(api, t)["id"]
+    make_module(api, t, cid)
+    pk, sk = course_key(acme.tenant["id"], cid)
+    CourseItem(pk, sk).update(actions=[CourseItem.deleting_at.set("2020-01-01T00:00:00.000Z")])
+    assert api.get(f"/courses/{cid}", token=t).status == 404
+    assert api.delete(f"/courses/{cid}", token=t).status == 204
+    assert partition(aws, cid, acme.tenant["id"]) == []
