@@ -36,6 +36,9 @@ def test_every_batch_consumer_reports_partial_failures_with_infra_sources():
         assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         if isinstance(config, DynamoDBEventConfig):
             assert props["Stream"] == {"Fn::GetAtt": ["MainTable", "StreamArn"]}
+            # A record that exhausts its retries is kept, not dropped.
+            target = props["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"]
+            assert resources[target[0]]["Type"] == "AWS::SQS::Queue" and target[1] == "Arn"
         else:
             # Fn::Sub, so the merge replaces chalice's own Fn::Sub instead of adding a key.
             assert list(props["Queue"]) == ["Fn::Sub"]
