@@ -108,6 +108,28 @@ def stamp_actions(actor: Actor) -> list[Any]:
     ]
 
 
+def batch_get(wanted: list[tuple[str, str]], *, consistent: bool = False) -> list[dict[str, Any]]:
+    """Items of the main table by (pk, sk) in one BatchGetItem (plus retries of keys DynamoDB
+    left unprocessed), as raw DynamoDB JSON. Duplicate keys are asked for once."""
+    unique = list(dict.fromkeys(wanted))
+    if not unique:
+        return []
+    client = MainItem._get_connection().connection.client
+    table = MainItem.Meta.table_name
+    request: dict[str, Any] = {
+        table: {
+            "Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in unique],
+            "ConsistentRead": consistent,
+        }
+    }
+    items: list[dict[str, Any]] = []
+    while request:
+        answer = client.batch_get_item(RequestItems=request)
+        items.extend(answer.get("Responses", {}).get(table, []))
+        request = answer.get("UnprocessedKeys") or {}
+    return items
+
+
 def configure() -> None:
     """Point every model at the configured table (tests and the local stack change it)."""
     settings = get_settings()

@@ -44,6 +44,7 @@ from chalicelib.context import Actor
 from chalicelib.db import keys
 from chalicelib.db.base import (
     MainItem,
+    batch_get,
     cancellation_codes,
     is_condition_failure,
     is_write_conflict,
@@ -275,25 +276,6 @@ class Loaded:
     user: User | None = None
 
 
-def _batch_get(keys_wanted: builtins.list[tuple[str, str]]) -> builtins.list[dict[str, Any]]:
-    """One BatchGetItem (retrying only keys DynamoDB left unprocessed); raw items."""
-    client = MainItem._get_connection().connection.client
-    table = MainItem.Meta.table_name
-    request: dict[str, Any] = {
-        table: {
-            "Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys_wanted],
-            # Transitions read status and version here: never an outdated copy.
-            "ConsistentRead": True,
-        }
-    }
-    items: builtins.list[dict[str, Any]] = []
-    while request:
-        answer = client.batch_get_item(RequestItems=request)
-        items.extend(answer.get("Responses", {}).get(table, []))
-        request = answer.get("UnprocessedKeys") or {}
-    return items
-
-
 _LOST = {_CHECK_FAILED, "TransactionConflict"}
 
 
@@ -330,7 +312,9 @@ class BookingRepository:
         by_key = {k: v for k, v in wanted.items() if v is not None}
         if not by_key:
             return Loaded()
-        raw = {(i["pk"]["S"], i["sk"]["S"]): i for i in _batch_get(list(by_key.values()))}
+        # Transitions read status and version here: never an outdated copy.
+        found_items = batch_get(list(by_key.values()), consistent=True)
+        raw = {(i["pk"]["S"], i["sk"]["S"]): i for i in found_items}
         found = {name: raw.get(key) for name, key in by_key.items()}
         booking = user = course = None
         minutes = None

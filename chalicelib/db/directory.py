@@ -5,27 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.db import keys
-from chalicelib.db.base import MainItem
+from chalicelib.db.base import batch_get
 from chalicelib.db.users import UserItem
 from chalicelib.models.messages import Recipient
-
-
-def _batch_get(wanted: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    """One BatchGetItem (plus retries of keys DynamoDB left unprocessed); raw items."""
-    if not wanted:
-        return []
-    client = MainItem._get_connection().connection.client
-    table = MainItem.Meta.table_name
-    unique = list(dict.fromkeys(wanted))
-    request: dict[str, Any] = {
-        table: {"Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in unique]}
-    }
-    items: list[dict[str, Any]] = []
-    while request:
-        answer = client.batch_get_item(RequestItems=request)
-        items.extend(answer.get("Responses", {}).get(table, []))
-        request = answer.get("UnprocessedKeys") or {}
-    return items
 
 
 def _text(raw: dict[str, Any], name: str) -> str | None:
@@ -39,12 +21,12 @@ class DynamoDirectory:
     ) -> tuple[dict[str, Recipient], str | None]:
         """The users (by id) and the course title, in one BatchGetItem."""
         wanted = [keys.user_key(tenant_id, uid) for uid in user_ids]
-        course_key = keys.booking_course_key(tenant_id, course_id) if course_id else None
+        course_key = keys.course_key(tenant_id, course_id) if course_id else None
         if course_key:
             wanted.append(course_key)
         people: dict[str, Recipient] = {}
         title: str | None = None
-        for raw in _batch_get(wanted):
+        for raw in batch_get(wanted):
             kind = _text(raw, "type")
             if kind == "user":
                 user_id, name, email = _text(raw, "id"), _text(raw, "name"), _text(raw, "email")

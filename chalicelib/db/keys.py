@@ -130,11 +130,6 @@ def instructor_slot_key(tenant_id: str, instructor_id: str, slot: str) -> tuple[
     )
 
 
-def booking_course_key(tenant_id: str, course_id: str) -> tuple[str, str]:
-    """The course a booking refers to: the catalog's :func:`course_key` (other modules use it)."""
-    return course_key(tenant_id, course_id)
-
-
 # --- audit (the audit table; written only by the stream consumer) --------------------------
 def audit_key(tenant_id: str, at: str, sequence: str, event_id: str) -> tuple[str, str]:
     """All of a tenant's entries under one partition, sorted by time then stream order.

@@ -13,6 +13,8 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 
+from chalicelib.db.changes import parse_record
+from chalicelib.models.messages import Change
 from chalicelib.observability import BatchMetrics, logger
 
 
@@ -63,6 +65,17 @@ def log_context(**keys: str | None) -> Iterator[None]:
         yield
     finally:
         logger.remove_keys(list(present))
+
+
+def read_change(record: Any, metrics: BatchMetrics, failure_metric: str) -> Change:
+    """The record as a Change; a malformed one is counted and logged, then fails (and is
+    reported, so the stream retries it and finally hands it to the StreamDLQ)."""
+    try:
+        return parse_record(record.raw_event)
+    except Exception:
+        metrics.add(failure_metric)
+        logger.exception("malformed stream record", extra={"event_id": record.event_id})
+        raise
 
 
 def run_batch(

@@ -9,8 +9,7 @@ from chalice import Blueprint
 
 from chalicelib.config import get_settings
 from chalicelib.db.audit import AuditTable
-from chalicelib.db.changes import parse_record
-from chalicelib.events._common import StreamBatchProcessor, log_context, run_batch
+from chalicelib.events._common import StreamBatchProcessor, log_context, read_change, run_batch
 from chalicelib.observability import BatchMetrics, logger
 from chalicelib.services.audit import AuditRecorder, Outcome
 
@@ -22,7 +21,7 @@ def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     metrics = BatchMetrics("record_audit")
 
     def record_handler(record: DynamoDBRecord) -> str:
-        change = parse_record(record.raw_event)
+        change = read_change(record, metrics, "AuditFailures")
         with log_context(correlation_id=change.correlation_id, tenant_id=change.tenant_id):
             try:
                 outcome = recorder.record(change)

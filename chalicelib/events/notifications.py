@@ -14,11 +14,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice import Blueprint
 
 from chalicelib.config import get_settings
-from chalicelib.db.changes import parse_record
 from chalicelib.db.directory import DynamoDirectory
 from chalicelib.events._common import (
     StreamBatchProcessor,
     log_context,
+    read_change,
     run_batch,
     sqs_processor,
 )
@@ -37,7 +37,7 @@ def handle_changes(event: dict[str, Any], context: Any = None) -> dict[str, Any]
 
     def record_handler(record: DynamoDBRecord) -> int:
         nonlocal queue
-        change = parse_record(record.raw_event)
+        change = read_change(record, metrics, "NotificationDispatchFailures")
         messages = notifications_for(change)
         if not messages:
             return 0
