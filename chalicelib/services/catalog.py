@@ -347,7 +347,8 @@ class CatalogService:
         clear_duration = "duration_minutes" in patch.model_fields_set and (
             patch.duration_minutes is None
         )
-        if patch.model_fields_set - {"position"} or rank is not None:
+        changes = (patch.title, patch.content, patch.duration_minutes, rank)
+        if clear_duration or any(v is not None for v in changes):
             self.repo.update_lesson(
                 course_id,
                 module_id,

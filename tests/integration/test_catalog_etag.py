@@ -69,3 +69,14 @@ def test_etag_does_not_reveal_drafts(api: Api, acme) -> None:
     r = _get(api, student, cid, tag)
     assert r.status == 404 and "etag" not in r.headers
     assert _get(api, t, "01UNKNOWN", tag).status == 404
+
+
+def test_a_patch_that_changes_nothing_keeps_the_etag(api: Api, acme) -> None:
+    t = acme.token
+    cid = make_course(api, t)["id"]
+    mid = make_module(api, t, cid)["id"]
+    lid = make_lesson(api, t, cid, mid)["id"]
+    before = _get(api, t, cid).headers["etag"]
+    r = api.patch(f"/courses/{cid}/modules/{mid}/lessons/{lid}", {"title": None}, token=t)
+    assert r.status == 200
+    assert _get(api, t, cid).headers["etag"] == before
