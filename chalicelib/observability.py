@@ -37,5 +37,5 @@ class BatchMetrics:
                 if value:
                     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
             metrics.flush_metrics()
-        except Exception:  # noqa: BLE001 - metrics must never fail the function
+        except Exception:  # metrics must never fail the function
             logger.exception("metrics could not be published")
