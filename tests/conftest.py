@@ -249,7 +249,8 @@ class FixedClock:
 def clock(monkeypatch: pytest.MonkeyPatch) -> FixedClock:
     """The time every service of the app sees (routes and event functions), moved by the test.
 
-    Stamps on stored items and token lifetimes keep the real time.
+    Stamps on stored items keep the real time, and tokens are verified against the real time:
+    a token issued after the clock moved far ahead is not valid yet, so log in before.
     """
     from chalicelib.db.store import default_store
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import add_user, login
+from tests.conftest import add_user
 from tests.eventkit import QueueTap, StreamTap, failures, sent_emails, sqs_event, stream_event
 from tests.integration.test_bookings_support import make_world
 
@@ -82,9 +82,9 @@ def test_stale_bookings_escalate_once_and_every_active_admin_is_emailed(api, cli
     assert second["id"]
 
     # The audit entry of an escalation has no user actor and carries the finder's run id.
-    admin_token = login(api, "acme", "admin@example.com")["access_token"]
     client.lambda_.invoke("record_audit", stream_event(records))
-    trail = api.get(f"/audit?entity_id={requested['id']}", token=admin_token).json["items"]
+    trail = api.get(f"/audit?entity_id={requested['id']}", token=world.token("admin"))
+    trail = trail.json["items"]
     assert trail[0]["action"] == "updated"
     assert trail[0]["after"]["escalated_at"] and trail[0]["before"].get("escalated_at") is None
     assert trail[0]["actor_id"] is None
