@@ -16,8 +16,6 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
-    app_name: str = "tutorbook"
-    stage: str = "local"
     aws_region: str = Field(
         default="us-east-1",
         validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),

@@ -1,6 +1,6 @@
 """The one Logger of every function, and its metrics (aws-lambda-powertools, EMF).
 
-Metrics and tracing are imported only when used: they cost cold-start time on the API path.
+Metrics are imported only when a batch publishes them: they cost cold-start time on the API path.
 """
 
 from __future__ import annotations

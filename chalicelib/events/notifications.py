@@ -90,6 +90,8 @@ def handle_messages(event: dict[str, Any], context: Any = None) -> dict[str, Any
     )
 
 
+# Deployed, the mapping starts at TRIM_HORIZON with partial-batch reports: infra/resources.json
+# replaces chalice's StartingPosition (chalice requires one here) when it is merged.
 @bp.on_dynamodb_record(
     stream_arn=get_settings().main_table_stream_arn, batch_size=100, starting_position="LATEST"
 )

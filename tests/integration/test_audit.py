@@ -1,4 +1,4 @@
-"""Issue 5, point 1 and 2: the audit log written from the stream, read through GET /audit."""
+"""The audit log written from the stream, read through GET /audit."""
 
 from __future__ import annotations
 

@@ -249,7 +249,7 @@ def test_other_tenant_cannot_touch_lessons_through_its_own_course(api: Api, peop
     assert tree["modules"][0]["lessons"][0]["title"] == "L"
 
 
-# --- schemas (point 7) ---------------------------------------------------------------------
+# --- schemas ------------------------------------------------------------------------------
 BAD_BODIES: list[tuple[str, dict[str, Any], str]] = [
     ("course", {"title": "ok", "colour": "red"}, "colour"),
     ("course", {"title": "x" * 201}, "title"),

@@ -1,4 +1,4 @@
-"""The fractional ranks behind ``position`` (point 3), and the ETag comparison (point 4)."""
+"""The fractional ranks behind ``position``, and the ETag comparison."""
 
 from __future__ import annotations
 
