@@ -134,7 +134,10 @@ def test_logs_are_json_with_correlation_id_and_tenant(api, acme, monkeypatch):
     out = io.StringIO()
     monkeypatch.setattr(logger.registered_handler, "stream", out)
     api.get("/users/me", token=acme.token, headers={"X-Correlation-Id": "trace-me-42"})
+    logger.error("after the request")  # the request's keys are gone from this thread
     lines = [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
+    assert lines[-1]["message"] == "after the request"
+    assert not {"correlation_id", "tenant_id", "user_id", "route"} & set(lines[-1])
     errors = [line for line in lines if line.get("level") == "ERROR"]
     assert errors, lines
     assert errors[0]["correlation_id"] == "trace-me-42"
