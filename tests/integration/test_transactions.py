@@ -8,6 +8,7 @@ them in another order, these tests would name the wrong item.
 from __future__ import annotations
 
 import pytest
+from pynamodb.expressions.condition import Condition
 
 from chalicelib.context import Actor
 from chalicelib.db.booking_items import InstructorSlotItem
@@ -31,40 +32,23 @@ def _lock(slot: str) -> InstructorSlotItem:
 
 def _transaction(failing: str) -> None:
     """One item of each kind; only the one named ``failing`` has a condition that fails."""
-    existing = _lock("2100-01-01T10:00")
-    existing.save()
+    _lock("2100-01-01T10:00").save()  # the updated item exists; the others do not
+
+    def unless_failing(name: str, holds: Condition, fails: Condition) -> Condition:
+        return fails if name == failing else holds
+
+    exists, absent = InstructorSlotItem.pk.exists(), InstructorSlotItem.pk.does_not_exist()
     with Transaction() as tx:
         tx.update(
             "update",
             _lock("2100-01-01T10:00"),
             [InstructorSlotItem.booking_id.set("b2")],
-            InstructorSlotItem.pk.does_not_exist()
-            if failing == "update"
-            else InstructorSlotItem.pk.exists(),
+            unless_failing("update", exists, absent),
         )
-        tx.save(
-            "put",
-            _lock("2100-01-01T10:15"),
-            InstructorSlotItem.pk.exists()
-            if failing == "put"
-            else InstructorSlotItem.pk.does_not_exist(),
-        )
-        tx.delete(
-            "delete",
-            _lock("2100-01-01T10:30"),
-            InstructorSlotItem.pk.exists()
-            if failing == "delete"
-            else InstructorSlotItem.pk.does_not_exist(),
-        )
-        tx.check(
-            "check",
-            InstructorSlotItem,
-            "T#t1#INSTRUCTOR#i1#SLOT#2100-01-01T10:45",
-            "SLOT",
-            InstructorSlotItem.pk.exists()
-            if failing == "check"
-            else InstructorSlotItem.pk.does_not_exist(),
-        )
+        tx.save("put", _lock("2100-01-01T10:15"), unless_failing("put", absent, exists))
+        tx.delete("delete", _lock("2100-01-01T10:30"), unless_failing("delete", absent, exists))
+        pk = "T#t1#INSTRUCTOR#i1#SLOT#2100-01-01T10:45"
+        tx.check("check", InstructorSlotItem, pk, "SLOT", unless_failing("check", absent, exists))
 
 
 @pytest.mark.parametrize("failing", ["check", "delete", "put", "update"])
