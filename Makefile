@@ -26,7 +26,7 @@ dev: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/lint-imports --no-logo
+	$(BIN)/lint-imports --no-logo --no-cache
 
 # mypy strict on chalicelib and app.py; tests/ type-checked too (files in pyproject.toml).
 typecheck: $(STAMP)
