@@ -102,7 +102,8 @@ def _rule(
     return Rule(frozenset(parties), frozenset(sources), target, **effects)
 
 
-#: THE transition table (API.md "Bookings"). Any other (action, state, caller) is refused.
+#: THE transition table (docs/architecture.md, "Who may do what"). Any other (action, state,
+#: caller) is refused.
 TRANSITIONS: Mapping[Action, Rule] = {
     Action.request: _rule({Party.student}, set(), S.requested),
     Action.approve: _rule({Party.admin}, {S.requested}, S.approved),

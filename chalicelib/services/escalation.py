@@ -1,4 +1,4 @@
-"""Escalation of bookings nobody handled (API.md "Escalation").
+"""Escalation of bookings nobody handled.
 
 The scheduled finder reads the bookings that are due (waiting in ``requested`` or ``approved``
 past their tenant's ``escalate_after_minutes``) from the sparse index the bookings keep for it,

@@ -1,4 +1,4 @@
-"""Notifications: which changes email whom (API.md's table), and sending each exactly once.
+"""Notifications: which changes email whom (docs/architecture.md), and sending each once.
 
 Two steps, each behind its own function:
 

@@ -1,4 +1,4 @@
-"""Login, lockout, refresh rotation, reuse detection and logout (API.md "Tenants and auth")."""
+"""Login, lockout, refresh rotation, reuse detection and logout."""
 
 from __future__ import annotations
 
