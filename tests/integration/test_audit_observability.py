@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 
 from chalicelib.observability import logger
-from tests.eventkit import QueueTap, StreamTap, failures, sqs_event, sqs_record, stream_event
+from tests.support.eventkit import (
+    QueueTap,
+    StreamTap,
+    failures,
+    sqs_event,
+    sqs_record,
+    stream_event,
+)
 
 
 class Output:

@@ -7,13 +7,13 @@ import time
 import jwt
 import pytest
 
-from tests.conftest import PASSWORD, add_user, login, sign_up
+from tests.support.accounts import PASSWORD, login, new_tenant, new_user
 
 
 @pytest.fixture
 def acme_users(api):
-    t = sign_up(api, "acme")
-    student = add_user(api, t.token, "stu@acme.test", "student")
+    t = new_tenant("acme")
+    student = new_user(t, "stu@acme.test", "student")
     return t, student
 
 

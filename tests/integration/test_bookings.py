@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.integration.test_bookings_support import World, future, make_world, next_start
+from tests.support.bookings import World, future, make_world, next_start
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ from chalicelib.db.bookings import request_once
 from chalicelib.db.escalation_queue import EscalationQueue
 from chalicelib.db.store import default_store
 from chalicelib.services.bookings import BookingService
-from tests.conftest import Api
-from tests.integration.test_bookings_support import World, make_world
-from tests.unit.booking_machine import ROLE_OF, BookingMachine, Stored
+from tests.support.booking_machine import ROLE_OF, BookingMachine, Stored
+from tests.support.bookings import World, make_world
+from tests.support.http import Api
 
 
 class DynamoBackend:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_bookings_support import ROLES, SOURCES, TARGET, World, make_world
+from tests.support.bookings import ROLES, SOURCES, TARGET, World, make_world
 
 STATES = ["requested", "approved", "assigned", "completed", "rejected", "cancelled"]
 CALLERS = {  # caller -> role

@@ -10,15 +10,16 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api, TenantLogin
-from tests.integration.test_catalog_support import (
+from tests.support.accounts import TenantLogin
+from tests.support.catalog import (
     People,
-    build_tree,
     make_course,
     make_lesson,
     make_module,
     make_people,
+    seed_tree,
 )
+from tests.support.http import Api
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def people(api: Api, acme: TenantLogin, globex: TenantLogin) -> People:
 
 
 def test_get_course_tree_is_one_query(api: Api, people: People, aws_requests) -> None:
-    tree = build_tree(api, people.owner, modules=4, lessons=5)
+    tree = seed_tree(people.acme, people.owner_id, modules=4, lessons=5)
     for token in (people.admin, people.owner, people.student):
         aws_requests.reset()
         r = api.get(f"/courses/{tree['id']}", token=token)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import Api
-from tests.integration.test_catalog_support import (
+from tests.support.catalog import (
     make_course,
     make_lesson,
     make_module,
     partition,
     titles,
 )
+from tests.support.http import Api
 
 
 def _modules(api: Api, token: str, cid: str) -> list[dict[str, Any]]:

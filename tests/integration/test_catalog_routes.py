@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api, Response, TenantLogin
-from tests.integration.test_catalog_support import (
+from tests.support.accounts import TenantLogin
+from tests.support.catalog import (
     ROLES,
     People,
     make_course,
@@ -17,6 +17,7 @@ from tests.integration.test_catalog_support import (
     make_people,
     titles,
 )
+from tests.support.http import Api, Response
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from chalicelib.services.users import UserService
-from tests.conftest import sign_up
+from tests.support.accounts import new_tenant
 
 
 def test_malformed_json_is_400_in_the_envelope(api, acme):
@@ -40,7 +40,7 @@ def test_body_over_64_kib_is_413_and_changes_nothing(api, acme):
 
 
 def test_bodies_on_routes_without_one_must_be_empty(api):
-    acme = sign_up(api, "acme")
+    acme = new_tenant("acme")
     r = api.post("/auth/logout", {"refresh_token": acme.refresh, "extra": 1})
     assert r.status == 422
 

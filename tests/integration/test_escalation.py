@@ -9,9 +9,16 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import add_user
-from tests.eventkit import QueueTap, StreamTap, failures, sent_emails, sqs_event, stream_event
-from tests.integration.test_bookings_support import make_world
+from tests.support.accounts import new_user
+from tests.support.bookings import make_world
+from tests.support.eventkit import (
+    QueueTap,
+    StreamTap,
+    failures,
+    sent_emails,
+    sqs_event,
+    stream_event,
+)
 
 SCHEDULED = {
     "version": "0",
@@ -39,8 +46,8 @@ def test_stale_bookings_escalate_once_and_every_active_admin_is_emailed(api, cli
     queue = QueueTap(aws["ESCALATION_QUEUE_URL"])
     notifications = QueueTap(aws["NOTIFICATIONS_QUEUE_URL"])
     world = make_world(api, "acme")
-    second = add_user(api, world.token("admin"), "admin2@acme.example", "admin", name="Second")
-    gone = add_user(api, world.token("admin"), "gone@acme.example", "admin", name="Gone")
+    second = new_user(world.tenant, "admin2@acme.example", "admin", name="Second")
+    gone = new_user(world.tenant, "gone@acme.example", "admin", name="Gone")
     api.patch(f"/users/{gone['id']}", {"active": False}, token=world.token("admin"))
     requested = world.booking_in("requested")
     approved = world.booking_in("approved")
@@ -130,7 +137,7 @@ def test_a_malformed_escalation_message_fails_alone(api, client, aws, clock):
     clock.advance(days=2)
     find(client)
     [good] = queue.records()
-    from tests.eventkit import sqs_record
+    from tests.support.eventkit import sqs_record
 
     poison = sqs_record('{"tenant_id": "t"}')
     assert failures(escalate(client, [poison, good])) == [poison["messageId"]]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from tests.conftest import add_user
+from tests.support.accounts import new_user
 
 
 def test_other_tenants_users_are_404_for_reads_and_writes(api, acme, globex):
-    victim = add_user(api, acme.token, "victim@acme.test", "student")
+    victim = new_user(acme, "victim@acme.test", "student")
     r = api.get(f"/users/{victim['id']}", token=globex.token)
     assert r.status == 404 and r.error_code == "not_found"
     r = api.patch(f"/users/{victim['id']}", {"name": "pwned", "active": False}, token=globex.token)

@@ -15,7 +15,7 @@ from chalicelib.local.pump import EventPump
 from chalicelib.local.resources import create_resources
 from chalicelib.local.seed import DEMO_SLUG, demo_logins, describe, http_call, seed
 from chalicelib.local.server import MotoServer, SerialisedApp, is_emulator
-from tests.conftest import Api
+from tests.support.http import Api
 
 
 @pytest.fixture(scope="module")

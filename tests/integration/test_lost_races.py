@@ -18,7 +18,7 @@ from pynamodb.exceptions import (
     VerboseClientError,
 )
 
-from tests.integration.test_bookings_support import make_world
+from tests.support.bookings import make_world
 
 
 def _cause(code: str, reasons: list[str] | None = None) -> Any:

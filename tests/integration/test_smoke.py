@@ -1,4 +1,4 @@
-from tests.conftest import sign_up
+from tests.support.accounts import new_tenant, sign_up
 
 
 def test_health(api):
@@ -17,7 +17,7 @@ def test_sign_up_and_me(api):
 
 
 def test_get_me_is_one_dynamodb_request(api, aws_requests):
-    t = sign_up(api, "acme")
+    t = new_tenant("acme")
     aws_requests.reset()
     assert api.get("/users/me", token=t.token).status == 200
     assert aws_requests.operations() == ["GetItem"]

@@ -13,7 +13,7 @@ from chalicelib.models.users import CreateUserIn, Role, UserPatchIn
 from chalicelib.services.auth import AuthService
 from chalicelib.services.tenants import SignUpService, TenantService
 from chalicelib.services.users import UserService
-from tests.conftest import FixedClock
+from tests.support.clock import FixedClock
 from tests.unit.fakes import FakeStore
 
 PASSWORD = "correct horse battery staple"

@@ -22,7 +22,7 @@ from chalicelib.errors import Forbidden, InstructorUnavailable, InvalidTransitio
 from chalicelib.models.bookings import BookingIn, slots_covering
 from chalicelib.models.users import Role
 from chalicelib.services.bookings import Action, BookingService, roles_for
-from tests.integration.test_bookings_support import ROLES, SOURCES, TARGET
+from tests.support.bookings import ROLES, SOURCES, TARGET
 
 PEOPLE = ["admin", "student", "other_student", "instructor", "other_instructor"]
 ROLE_OF = {
