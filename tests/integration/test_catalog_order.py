@@ -73,11 +73,12 @@ def test_many_inserts_into_one_gap_stay_ordered(api: Api, acme, aws) -> None:
     cid = make_course(api, t)["id"]
     make_module(api, t, cid, "first")
     make_module(api, t, cid, "last")
-    for i in range(40):
-        # Always right after "first": the gap keeps being split, nothing is renumbered.
+    # Always right after "first": the gap keeps being split, nothing is renumbered (how slowly
+    # ranks grow over hundreds of such inserts is checked on the pure ranking).
+    for i in range(8):
         make_module(api, t, cid, f"n{i}", position=1)
     mods = _modules(api, t, cid)
-    assert titles(mods) == ["first", *[f"n{i}" for i in reversed(range(40))], "last"]
+    assert titles(mods) == ["first", *[f"n{i}" for i in reversed(range(8))], "last"]
     ranks = [i["rank"] for i in partition(aws, cid, acme.tenant["id"]) if "rank" in i]
     assert max(len(r) for r in ranks) <= 12
 
