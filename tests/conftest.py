@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+pytest_plugins = ["tests.support.aws_calls"]  # which AWS calls each function makes
+
 os.environ.update(
     {
         "AWS_ACCESS_KEY_ID": "testing",
