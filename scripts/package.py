@@ -140,10 +140,11 @@ def vendor_dir() -> Path:
         extra=f"{LAMBDA_PYTHON} {LAMBDA_PLATFORMS} {RUNTIME_PROVIDED}",
     )[:16]
     target = BUILD / f"vendor-{key}"
-    if (target / ".complete").exists():
+    complete = BUILD / f"vendor-{key}.complete"  # beside it: everything inside ships
+    if complete.exists() and target.is_dir():
         return target
     for old in BUILD.glob("vendor-*"):
-        shutil.rmtree(old)
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
     partial = BUILD / f"partial-vendor-{key}"
     shutil.rmtree(partial, ignore_errors=True)
     started = time.monotonic()
@@ -176,8 +177,8 @@ def vendor_dir() -> Path:
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     for cache in list(partial.rglob("__pycache__")):
         shutil.rmtree(cache)
-    (partial / ".complete").write_text("")
     partial.rename(target)
+    complete.write_text("")
     log(f"dependencies for Lambda installed in {time.monotonic() - started:.1f}s: {target.name}")
     return target
 
@@ -192,7 +193,7 @@ def stage_app(vendor: Path) -> Path:
     if app.exists():
         for path in sorted(app.rglob("*"), reverse=True):
             rel = path.relative_to(app).as_posix()
-            if rel.startswith(".chalice/deployments") or rel == "vendor":
+            if rel.startswith(".chalice/deployments") or rel == "vendor":  # cache + marker
                 continue
             if path.is_file() and rel not in wanted:
                 path.unlink()
@@ -209,10 +210,14 @@ def stage_app(vendor: Path) -> Path:
         link.unlink()
     if not link.exists():
         link.symlink_to(vendor, target_is_directory=True)
-    # Chalice's own cache of the zip (keyed by app + vendor): keep only the newest few.
-    cached = sorted((app / ".chalice" / "deployments").glob("*.zip"), key=os.path.getmtime)
-    for old in cached[:-2]:
-        old.unlink()
+    # Chalice caches the zip under a hash of file *contents* only: a renamed module, or a
+    # dropped empty file, would reuse a stale zip. Keep its cache only for the same files.
+    deployments = app / ".chalice" / "deployments"
+    marker = app / ".chalice" / "deployments.inputs"
+    inputs = digest(list(wanted.values()), extra=vendor.name)
+    if not marker.exists() or marker.read_text() != inputs:
+        shutil.rmtree(deployments, ignore_errors=True)
+        marker.write_text(inputs)
     return app
 
 

@@ -37,6 +37,7 @@ def test_the_zip_is_small_and_ships_no_dev_code_nor_the_runtime_sdk(stage: str) 
     assert not [n for n in names if n.startswith("chalicelib/local/")]
     assert not [n for n in names if n.startswith(("tests/", "scripts/", "infra/", ".chalice/"))]
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert not [n for n in names if n.split("/")[-1].startswith(".")]  # no build markers
     # Only the offline stack's code is left out.
     shipped = {n for n in names if n.startswith("chalicelib/")}
     project = Path(__file__).resolve().parents[2]
