@@ -42,13 +42,16 @@ class Runner:
         if not dry_run and shutil.which("aws") is None:
             raise SystemExit("the AWS CLI (aws) is not on PATH; see README, Deploying")
 
-    def __call__(self, command: list[str], *, placeholder: str = "") -> str:
+    def __call__(self, command: list[str], *, placeholder: str | None = None) -> str:
+        """Run ``command``; with a ``placeholder`` (what a dry run answers) its output is
+        returned, without one it goes to the terminal (deploys print their progress)."""
         print(("would run: $ " if self.dry_run else "$ ") + shlex.join(command), flush=True)
         if self.dry_run:
-            return placeholder
+            return placeholder or ""
         # The AWS CLI with arguments this script builds; no shell.
-        done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)  # noqa: S603
-        return done.stdout.strip()
+        capture = subprocess.PIPE if placeholder is not None else None
+        done = subprocess.run(command, check=True, stdout=capture, text=True)  # noqa: S603
+        return (done.stdout or "").strip()
 
 
 def stack_name(stage: str) -> str:
