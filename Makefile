@@ -15,7 +15,7 @@ $(OFFLINE): export AWS_ACCESS_KEY_ID ?= testing
 $(OFFLINE): export AWS_SECRET_ACCESS_KEY ?= testing
 $(OFFLINE): export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: dev test lint typecheck unit integration e2e clean venv package deploy rollback
+.PHONY: dev test lint typecheck fix hooks unit integration e2e clean venv package deploy rollback
 
 venv: $(STAMP)
 
@@ -28,12 +28,25 @@ $(STAMP): requirements.txt requirements-dev.txt
 dev: $(STAMP)
 	$(BIN)/python -m chalicelib.local
 
+# ruff (style, bugs, complexity, stale noqa) and the import-layer contracts (pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo --no-cache
 
+# mypy strict on chalicelib and app.py; tests/ type-checked too (files in pyproject.toml).
 typecheck: $(STAMP)
-	$(BIN)/mypy chalicelib
+	$(BIN)/mypy
+
+# Rewrite what the tools can fix themselves (imports, format, stale noqa), then show the rest.
+fix: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/ruff check .
+
+# Run the same checks before every commit (.pre-commit-config.yaml).
+hooks: $(STAMP)
+	$(BIN)/pre-commit install
 
 # 1. every stage packaged (cached: only what changed is rebuilt); 2. the suite, which records
 # the AWS calls each function makes; 3. those calls against the packaged policies.

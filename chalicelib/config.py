@@ -37,7 +37,7 @@ DEPLOYED_REQUIRED = (
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
-    app_name: str = "tutorbook"
+    #: ``local`` / ``test`` run offline; any other stage is deployed and must be told everything.
     stage: str = "local"
     aws_region: str = Field(
         default="us-east-1",

@@ -190,6 +190,24 @@ def stage_app(vendor: Path) -> Path:
     """``build/package/app``: what chalice packages (only files that ship, vendor linked)."""
     app = BUILD / "app"
     wanted = {p.relative_to(PROJECT).as_posix(): p for p in [*app_files(), *chalice_files()]}
+    _sync(app, wanted)
+    link = app / "vendor"
+    if link.is_symlink() and Path(os.readlink(link)) != vendor:
+        link.unlink()
+    if not link.exists():
+        link.symlink_to(vendor, target_is_directory=True)
+    # Chalice caches the zip under a hash of file *contents* only: a renamed module, or a
+    # dropped empty file, would reuse a stale zip. Keep its cache only for the same files.
+    marker = app / ".chalice" / "deployments.inputs"
+    inputs = digest(list(wanted.values()), extra=vendor.name)
+    if not marker.exists() or marker.read_text() != inputs:
+        shutil.rmtree(app / ".chalice" / "deployments", ignore_errors=True)
+        marker.write_text(inputs)
+    return app
+
+
+def _sync(app: Path, wanted: dict[str, Path]) -> None:
+    """Make ``app`` hold exactly ``wanted`` (relative path -> source), plus chalice's cache."""
     if app.exists():
         for path in sorted(app.rglob("*"), reverse=True):
             rel = path.relative_to(app).as_posix()
@@ -205,20 +223,6 @@ def stage_app(vendor: Path) -> Path:
         data = source.read_bytes()
         if not target.exists() or target.read_bytes() != data:
             target.write_bytes(data)
-    link = app / "vendor"
-    if link.is_symlink() and Path(os.readlink(link)) != vendor:
-        link.unlink()
-    if not link.exists():
-        link.symlink_to(vendor, target_is_directory=True)
-    # Chalice caches the zip under a hash of file *contents* only: a renamed module, or a
-    # dropped empty file, would reuse a stale zip. Keep its cache only for the same files.
-    deployments = app / ".chalice" / "deployments"
-    marker = app / ".chalice" / "deployments.inputs"
-    inputs = digest(list(wanted.values()), extra=vendor.name)
-    if not marker.exists() or marker.read_text() != inputs:
-        shutil.rmtree(deployments, ignore_errors=True)
-        marker.write_text(inputs)
-    return app
 
 
 # -- 3. the merge template ----------------------------------------------------------------------

@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -58,7 +59,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
 
 
 @dataclass
-class Answer:
+class Response:
+    """An HTTP response as the test client received it."""
+
     status: int
     headers: dict[str, str]
     body: bytes
@@ -88,7 +91,7 @@ class Api:
         raw: str | bytes | None = None,
         token: str | None = None,
         headers: dict[str, str] | None = None,
-    ) -> Answer:
+    ) -> Response:
         h = {"Content-Type": "application/json"}
         if token:
             h["Authorization"] = f"Bearer {token}"
@@ -98,18 +101,18 @@ class Api:
         )
         response = getattr(self.client.http, method.lower())(path, headers=h, body=body)
         headers_out = {k.lower(): v for k, v in response.headers.items()}
-        return Answer(response.status_code, headers_out, response.body or b"")
+        return Response(response.status_code, headers_out, response.body or b"")
 
-    def get(self, path: str, **kw: Any) -> Answer:
+    def get(self, path: str, **kw: Any) -> Response:
         return self.call("GET", path, **kw)
 
-    def post(self, path: str, body: Any = None, **kw: Any) -> Answer:
+    def post(self, path: str, body: Any = None, **kw: Any) -> Response:
         return self.call("POST", path, json_body=body, **kw)
 
-    def patch(self, path: str, body: Any = None, **kw: Any) -> Answer:
+    def patch(self, path: str, body: Any = None, **kw: Any) -> Response:
         return self.call("PATCH", path, json_body=body, **kw)
 
-    def delete(self, path: str, **kw: Any) -> Answer:
+    def delete(self, path: str, **kw: Any) -> Response:
         return self.call("DELETE", path, **kw)
 
 
@@ -229,3 +232,30 @@ def aws_requests(monkeypatch: pytest.MonkeyPatch) -> RequestCounter:
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
     return counter
+
+
+class FixedClock:
+    """A clock that stands still until the test moves it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FixedClock:
+    """The time every service of the app sees (routes and event functions), moved by the test.
+
+    Stamps on stored items keep the real time, and tokens are verified against the real time:
+    a token issued after the clock moved far ahead is not valid yet, so log in before.
+    """
+    from chalicelib.db.store import default_store
+
+    fixed = FixedClock(datetime.now(UTC))
+    monkeypatch.setattr(default_store(), "clock", fixed)
+    return fixed

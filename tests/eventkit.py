@@ -90,7 +90,7 @@ def sqs_record(body: str, queue: str = "queue", message_id: str | None = None) -
             "ApproximateFirstReceiveTimestamp": "1700000000000",
         },
         "messageAttributes": {},
-        "md5OfBody": hashlib.md5(body.encode()).hexdigest(),  # noqa: S324
+        "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
         "eventSource": "aws:sqs",
         "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}",
         "awsRegion": REGION,

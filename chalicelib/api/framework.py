@@ -1,9 +1,10 @@
-"""The route decorator every endpoint uses.
+"""The route pipeline every endpoint goes through.
 
-It is the HTTP edge in one place: correlation id, body size limit, JSON parsing, pydantic
-validation of body / query / path ids, bearer-token authentication and role gates, error
-mapping to the envelope, response serialisation, CORS origin, and the route's OpenAPI entry.
-A route handler only parses nothing, calls one service and returns a model.
+One decorator, in this order: correlation id and per-request log keys, authentication and the
+role gate (``authentication.py``), path ids, body size limit, JSON parsing, pydantic validation
+of body and query, the handler, response serialisation, error mapping to the envelope
+(``errors.py``), CORS headers (``cors.py``), and the route's OpenAPI entry (``ROUTES``).
+A route handler parses nothing, calls one service and returns a model.
 """
 
 from __future__ import annotations
@@ -16,38 +17,31 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalice import Blueprint, CORSConfig, Response
+from chalice.app import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
+from chalicelib.api.authentication import authenticate, require_role
+from chalicelib.api.cors import add_preflight, cors_headers, has_preflight
 from chalicelib.api.errors import error_response, internal_error_response, validation_details
-from chalicelib.auth.tokens import verify_access
 from chalicelib.config import get_settings
 from chalicelib.context import Caller
 from chalicelib.errors import (
     BadRequest,
     DomainError,
-    Forbidden,
     NotFound,
     PayloadTooLarge,
     Unauthorized,
     ValidationFailed,
 )
 from chalicelib.models.common import StrictModel
+from chalicelib.models.users import Role
 from chalicelib.observability import logger
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _CORRELATION = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-
-ALLOW_HEADERS = [
-    "Authorization",
-    "Content-Type",
-    "X-Correlation-Id",
-    "X-Tenant-Id",
-    "Idempotency-Key",
-    "If-None-Match",
-]
-EXPOSE_HEADERS = ["X-Correlation-Id", "ETag", "Retry-After"]
+#: Log keys of one request (kept per thread: the local stack serves requests on threads).
+_REQUEST_LOG_KEYS = ("correlation_id", "route", "tenant_id", "user_id")
 
 
 class NoBody(StrictModel):
@@ -66,7 +60,7 @@ class RouteSpec:
     response: Any
     status: int
     auth: bool
-    roles: tuple[str, ...]
+    roles: tuple[Role, ...]
     errors: tuple[int, ...]
     request_headers: tuple[str, ...]
     response_headers: tuple[str, ...]
@@ -100,16 +94,6 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def cors_config() -> CORSConfig:
-    origins = get_settings().cors_allow_origins
-    return CORSConfig(
-        allow_origin=origins[0] if origins else "*",
-        allow_headers=ALLOW_HEADERS,
-        expose_headers=EXPOSE_HEADERS,
-        max_age=600,
-    )
-
-
 class Api:
     """A Chalice blueprint whose routes go through :func:`_dispatch`."""
 
@@ -127,7 +111,7 @@ class Api:
         response: Any = None,
         status: int = 200,
         auth: bool = True,
-        roles: tuple[str, ...] = (),
+        roles: tuple[Role, ...] = (),
         errors: tuple[int, ...] = (),
         request_headers: tuple[str, ...] = (),
         response_headers: tuple[str, ...] = (),
@@ -156,34 +140,22 @@ class Api:
             def view(**path_params: str) -> Response:
                 return _dispatch(spec, fn, self.blueprint.current_request, path_params)
 
-            self.blueprint.route(
-                path, methods=[spec.method], cors=cors_config(), content_types=["*/*"]
-            )(view)
+            self.blueprint.route(path, methods=[spec.method], content_types=["*/*"])(view)
+            if not has_preflight(path):
+                add_preflight(self.blueprint, path, lambda: _methods_of(path))
             return fn
 
         return decorate
+
+
+def _methods_of(path: str) -> list[str]:
+    return [spec.method for spec in ROUTES if spec.path == path]
 
 
 def _correlation_id(value: str | None) -> str:
     if value and _CORRELATION.fullmatch(value):
         return value
     return str(uuid.uuid4())
-
-
-def authenticate(headers: dict[str, str], correlation_id: str) -> Caller:
-    scheme, _, token = headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("A bearer access token is required.")
-    principal = verify_access(token.strip())
-    tenant_header = headers.get("x-tenant-id")
-    if tenant_header is not None and tenant_header != principal.tenant_id:
-        raise Forbidden("X-Tenant-Id does not match the token's tenant.")
-    return Caller(
-        user_id=principal.user_id,
-        tenant_id=principal.tenant_id,
-        role=principal.role,
-        correlation_id=correlation_id,
-    )
 
 
 def _raw_body(request: Any) -> bytes:
@@ -230,21 +202,23 @@ def _dispatch(
 ) -> Response:
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
     correlation_id = _correlation_id(headers.get("x-correlation-id"))
-    logger.append_keys(correlation_id=correlation_id, route=f"{spec.method} {spec.path}")
+    logger.thread_safe_append_keys(
+        correlation_id=correlation_id, route=f"{spec.method} {spec.path}"
+    )
     try:
-        response = _handle(spec, fn, request, headers, correlation_id, path_params)
-    except DomainError as exc:
-        response = error_response(exc)
-    except Exception:  # noqa: BLE001 - the edge: nothing unexpected may reach a client
-        logger.exception("unhandled error")
-        response = internal_error_response()
+        try:
+            response = _handle(spec, fn, request, headers, correlation_id, path_params)
+        except DomainError as exc:
+            response = error_response(exc)
+        except Exception:  # noqa: BLE001 - the edge: nothing unexpected may reach a client
+            logger.exception("unhandled error")
+            response = internal_error_response()
+        response.headers["X-Correlation-Id"] = correlation_id
+        response.headers.update(cors_headers(headers.get("origin")))
+        logger.info("request", extra={"status": response.status_code})
+        return response
     finally:
-        logger.remove_keys(["tenant_id", "user_id"])
-    response.headers["X-Correlation-Id"] = correlation_id
-    _cors_origin(headers.get("origin"), response)
-    logger.info("request", extra={"status": response.status_code})
-    logger.remove_keys(["correlation_id", "route"])
-    return response
+        logger.thread_safe_remove_keys(_REQUEST_LOG_KEYS)
 
 
 def _handle(
@@ -258,9 +232,8 @@ def _handle(
     caller: Caller | None = None
     if spec.auth:
         caller = authenticate(headers, correlation_id)
-        logger.append_keys(tenant_id=caller.tenant_id, user_id=caller.user_id)
-        if spec.roles and caller.role not in spec.roles:
-            raise Forbidden("Your role may not do this.")
+        logger.thread_safe_append_keys(tenant_id=caller.tenant_id, user_id=caller.user_id)
+        require_role(caller, spec.roles)
     for value in path_params.values():
         if not _ID.fullmatch(value or ""):
             raise NotFound()
@@ -276,13 +249,3 @@ def _handle(
         kwargs["query"] = _validate(spec.query, dict(request.query_params or {}), "query")
     result = fn(Request(caller=caller, correlation_id=correlation_id, headers=headers), **kwargs)
     return _respond(spec, result)
-
-
-def _cors_origin(origin: str | None, response: Response) -> None:
-    allowed = get_settings().cors_allow_origins
-    if "*" in allowed:
-        response.headers["Access-Control-Allow-Origin"] = "*"
-    elif origin and origin in allowed:
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Vary"] = "Origin"
-    response.headers["Access-Control-Expose-Headers"] = ",".join(EXPOSE_HEADERS)

@@ -12,6 +12,7 @@ import jwt
 
 from chalicelib.config import get_settings
 from chalicelib.errors import Unauthorized
+from chalicelib.models.users import Role
 from chalicelib.secrets import derived_key
 
 ALGORITHM = "HS256"
@@ -29,7 +30,7 @@ class Principal:
 
     user_id: str
     tenant_id: str
-    role: str
+    role: Role
 
 
 @dataclass(frozen=True)
@@ -81,9 +82,9 @@ def _decode(token: str, kind: str) -> dict[str, Any]:
     return claims
 
 
-def issue_access(user_id: str, tenant_id: str, role: str, now: datetime) -> str:
+def issue_access(user_id: str, tenant_id: str, role: Role, now: datetime) -> str:
     ttl = get_settings().access_token_ttl_seconds
-    return _encode({"sub": user_id, "tenant": tenant_id, "role": role}, ACCESS, now, ttl)
+    return _encode({"sub": user_id, "tenant": tenant_id, "role": role.value}, ACCESS, now, ttl)
 
 
 def issue_refresh(user_id: str, tenant_id: str, family_id: str, now: datetime) -> str:
@@ -93,7 +94,11 @@ def issue_refresh(user_id: str, tenant_id: str, family_id: str, now: datetime) -
 
 def verify_access(token: str) -> Principal:
     claims = _decode(token, ACCESS)
-    return Principal(user_id=claims["sub"], tenant_id=claims["tenant"], role=claims["role"])
+    try:
+        role = Role(claims["role"])
+    except ValueError as exc:
+        raise Unauthorized("The token is missing, invalid or expired.") from exc
+    return Principal(user_id=claims["sub"], tenant_id=claims["tenant"], role=role)
 
 
 def verify_refresh(token: str) -> RefreshClaims:

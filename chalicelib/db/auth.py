@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import UpdateError
 
 from chalicelib.context import Actor
 from chalicelib.db import keys
 from chalicelib.db.base import MainItem, is_condition_failure
-from chalicelib.db.users import Credential, CredentialItem
+from chalicelib.db.users import CredentialItem
+from chalicelib.models.auth import Credential, Throttle
 
 
 class ThrottleItem(MainItem, discriminator="login_throttle"):
@@ -27,12 +27,6 @@ class FamilyItem(MainItem, discriminator="token_family"):
     user_id = UnicodeAttribute()
     token_hash = UnicodeAttribute()
     revoked = BooleanAttribute(default=False)
-
-
-@dataclass(frozen=True)
-class Throttle:
-    failures: int
-    window_started: float
 
 
 class AuthRepository:
@@ -139,10 +133,3 @@ class AuthRepository:
         except UpdateError as exc:
             if not is_condition_failure(exc):
                 raise
-
-    def family_user(self, family_id: str) -> str | None:
-        pk, sk = keys.token_family_key(self.tenant_id, family_id)
-        try:
-            return FamilyItem.get(pk, sk, consistent_read=True).user_id
-        except DoesNotExist:
-            return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from pynamodb.attributes import (
@@ -9,12 +10,19 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
 )
+from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.clock import iso, utcnow
 from chalicelib.config import get_settings
 from chalicelib.context import Actor
+
+#: DynamoDB's code for a write whose condition did not hold (per transaction item; single writes
+#: answer it with an ``Exception`` suffix).
+CONDITION_FAILED = "ConditionalCheckFailed"
+#: DynamoDB's code for a write that lost to a concurrent transaction on the same item.
+TRANSACTION_CONFLICT = "TransactionConflict"
 
 
 class _Gsi1(GlobalSecondaryIndex["MainItem"]):
@@ -108,26 +116,22 @@ def stamp_actions(actor: Actor) -> list[Any]:
     ]
 
 
-def batch_get(wanted: list[tuple[str, str]], *, consistent: bool = False) -> list[dict[str, Any]]:
-    """Items of the main table by (pk, sk) in one BatchGetItem (plus retries of keys DynamoDB
-    left unprocessed), as raw DynamoDB JSON. Duplicate keys are asked for once."""
-    unique = list(dict.fromkeys(wanted))
-    if not unique:
+def batch_get(wanted: list[tuple[str, str]], *, consistent: bool = False) -> list[MainItem]:
+    """Items of the main table by (pk, sk) in one BatchGetItem (PynamoDB retries the keys
+    DynamoDB left unprocessed and asks for duplicates once), each as its entity's item class."""
+    if not wanted:
         return []
-    client = MainItem._get_connection().connection.client
-    table = MainItem.Meta.table_name
-    request: dict[str, Any] = {
-        table: {
-            "Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in unique],
-            "ConsistentRead": consistent,
-        }
-    }
-    items: list[dict[str, Any]] = []
-    while request:
-        answer = client.batch_get_item(RequestItems=request)
-        items.extend(answer.get("Responses", {}).get(table, []))
-        request = answer.get("UnprocessedKeys") or {}
-    return items
+    return list(MainItem.batch_get(wanted, consistent_read=consistent))
+
+
+@lru_cache(maxsize=4)
+def _connection(region: str) -> Connection:
+    return Connection(region=region)
+
+
+def connection() -> Connection:
+    """PynamoDB's public connection to the configured region (for transactions)."""
+    return _connection(get_settings().aws_region)
 
 
 def configure() -> None:
@@ -137,6 +141,7 @@ def configure() -> None:
         model.Meta.table_name = settings.main_table
         model.Meta.region = settings.aws_region
         model._connection = None
+    _connection.cache_clear()
 
 
 def _all_models() -> list[type[Model]]:
@@ -151,19 +156,10 @@ def _all_models() -> list[type[Model]]:
 
 def is_condition_failure(exc: Exception) -> bool:
     """True when a PynamoDB write failed on its condition (not on throttling or a fault)."""
-    cause = getattr(exc, "cause_response_code", None)
-    return cause == "ConditionalCheckFailedException"
+    return getattr(exc, "cause_response_code", None) == f"{CONDITION_FAILED}Exception"
 
 
 def is_write_conflict(exc: Exception) -> bool:
-    """True when a write lost to a concurrent transaction on the same item (DynamoDB cancels
-    with ``TransactionConflict``; botocore does not retry it): a lost race, answered 409."""
-    if getattr(exc, "cause_response_code", None) == "TransactionConflictException":
-        return True
-    return "TransactionConflict" in cancellation_codes(exc)
-
-
-def cancellation_codes(exc: Exception) -> list[str | None]:
-    """The per-item cancellation codes of a failed transaction, in the order of its items."""
-    reasons = getattr(exc, "cancellation_reasons", None) or []
-    return [r.code if r else None for r in reasons]
+    """True when a single write lost to a concurrent transaction on the same item (DynamoDB
+    answers ``TransactionConflict``; botocore does not retry it): a lost race, answered 409."""
+    return getattr(exc, "cause_response_code", None) == f"{TRANSACTION_CONFLICT}Exception"

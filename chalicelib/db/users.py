@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pynamodb.attributes import BooleanAttribute, UnicodeAttribute, VersionAttribute
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib.context import Actor
 from chalicelib.db import keys
-from chalicelib.db.base import MainItem, cancellation_codes, is_condition_failure, stamp_actions
+from chalicelib.db.base import MainItem, is_condition_failure, stamp_actions
 from chalicelib.db.pages import decode_cursor, encode_cursor
+from chalicelib.db.transactions import Cancelled, Transaction
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.models.common import Page
 from chalicelib.models.users import Role, User
@@ -72,12 +70,6 @@ def user_from_item(item: UserItem) -> User:
     )
 
 
-@dataclass(frozen=True)
-class Credential:
-    user_id: str
-    password_hash: str
-
-
 class UserRepository:
     """Users of one tenant."""
 
@@ -89,11 +81,11 @@ class UserRepository:
         """User and credential in one transaction; a taken email (in this tenant) is a 409."""
         item, cred = UserItem.new(user, password_hash, self.actor)
         try:
-            with TransactWrite(connection=MainItem._get_connection().connection) as tx:
-                tx.save(item, condition=UserItem.pk.does_not_exist())
-                tx.save(cred, condition=CredentialItem.pk.does_not_exist())
-        except TransactWriteError as exc:
-            if "ConditionalCheckFailed" in cancellation_codes(exc):
+            with Transaction() as tx:
+                tx.save("user", item, UserItem.pk.does_not_exist())
+                tx.save("credential", cred, CredentialItem.pk.does_not_exist())
+        except Cancelled as exc:
+            if exc.failed("credential") or exc.failed("user"):
                 raise Conflict("A user with that email already exists.") from exc
             raise
         return user_from_item(item)

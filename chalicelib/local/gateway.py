@@ -51,8 +51,8 @@ class EnvelopeGateway(LocalGateway):
             resource = self._routes.match_route(path).route
         except ValueError:
             return self._answer(method, headers, 404, "not_found", "No route matches this path.")
-        allowed = sorted(self._app_object.routes[resource])
-        if method != "OPTIONS" and method not in allowed:
+        allowed = sorted({*self._app_object.routes[resource], "OPTIONS"})
+        if method not in allowed:
             answer = self._answer(
                 method,
                 headers,
@@ -60,7 +60,7 @@ class EnvelopeGateway(LocalGateway):
                 "method_not_allowed",
                 f"This path does not allow the {method} method.",
             )
-            answer["headers"]["Allow"] = ", ".join([*allowed, "OPTIONS"])
+            answer["headers"]["Allow"] = ", ".join(allowed)
             return answer
         return dict(super().handle_request(method, path, headers, body))
 

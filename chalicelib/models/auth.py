@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import StringConstraints
@@ -26,3 +27,20 @@ class Tokens(Out):
     refresh_token: str
     token_type: Literal["Bearer"] = "Bearer"
     expires_in: int
+
+
+# --- what the data layer hands the auth rules (never leaves the server) ----------------------
+@dataclass(frozen=True)
+class Credential:
+    """A user's password hash, found by (tenant, email)."""
+
+    user_id: str
+    password_hash: str
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """Failed logins of one (tenant, email) since ``window_started`` (epoch seconds)."""
+
+    failures: int = 0
+    window_started: float = 0

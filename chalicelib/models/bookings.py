@@ -1,14 +1,17 @@
-"""Booking schemas: the request bodies, the list query and the Booking resource."""
+"""The booking domain: the Booking resource and its states, request bodies, the list query, and
+the rule that turns a session into the instructor-time blocks it occupies."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AwareDatetime, Field, StringConstraints
 
 from chalicelib.models.common import Id, ListQuery, Out, StrictModel
+from chalicelib.models.users import User
 
 
 class BookingStatus(StrEnum):
@@ -70,3 +73,47 @@ class CancelIn(StrictModel):
 
 class BookingListQuery(ListQuery):
     status: BookingStatus | None = None
+
+
+# --- instructor time --------------------------------------------------------------------------
+#: Instructor time is claimed in blocks of this many minutes, aligned to the quarter hour.
+SLOT_MINUTES = 15
+
+
+def slots_covering(starts_at: datetime, duration_minutes: int) -> list[str]:
+    """Every 15-minute block (``yyyy-mm-ddThh:mm`` UTC) that ``[start, start+duration)`` touches.
+
+    Blocks are aligned to the quarter hour, so two bookings that overlap in time always share
+    a block (and two that merely touch a common quarter hour are treated as overlapping).
+    """
+    start = starts_at.astimezone(UTC).replace(second=0, microsecond=0)
+    start -= timedelta(minutes=start.minute % SLOT_MINUTES)
+    end = starts_at.astimezone(UTC) + timedelta(minutes=duration_minutes)
+    out = []
+    block = start
+    while block < end:
+        out.append(block.strftime("%Y-%m-%dT%H:%M"))
+        block += timedelta(minutes=SLOT_MINUTES)
+    return out
+
+
+# --- what the booking rules read besides the booking -------------------------------------------
+@dataclass(frozen=True)
+class RequestContext:
+    """What a new request is checked against, read together: the tenant's escalation delay, the
+    course (``course_published`` is ``None`` when it does not exist) and the preferred
+    instructor (``None`` when none was asked for or it does not exist)."""
+
+    escalate_after_minutes: int | None
+    course_published: bool | None
+    instructor: User | None
+
+
+@dataclass(frozen=True)
+class DueBooking:
+    """A booking that has waited in ``status`` past its escalate-at time."""
+
+    tenant_id: str
+    booking_id: str
+    status: str
+    due_at: datetime

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -37,14 +37,22 @@ Cursor = Annotated[str, StringConstraints(max_length=2048)]
 
 
 class ErrorDetail(BaseModel):
-    field: str | None = None
-    problem: str
+    """One problem of a rejected request: which field (dotted path; ``null`` for the whole
+    body), what is wrong, pydantic's error type, and where the field is when it is not in the
+    body (``query``, ``header``)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    field: str | None = Field(examples=["admin.email"])
+    problem: str = Field(examples=["String should have at least 12 characters"])
+    type: str = Field(examples=["string_too_short"])
+    in_: Literal["query", "header"] | None = Field(default=None, alias="in")
 
 
 class ErrorBody(BaseModel):
     code: str = Field(examples=["validation_error"])
     message: str
-    details: list[dict[str, Any]] = Field(default_factory=list)
+    details: list[ErrorDetail] = Field(default_factory=list)
 
 
 class ErrorEnvelope(BaseModel):

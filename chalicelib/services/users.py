@@ -2,20 +2,39 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from chalicelib.auth import passwords
-from chalicelib.clock import utcnow
+from chalicelib.clock import Clock, utcnow
 from chalicelib.context import Caller
 from chalicelib.errors import Conflict, Forbidden, NotFound
 from chalicelib.ids import new_id
 from chalicelib.models.common import Page
 from chalicelib.models.users import CreateUserIn, Role, User, UserPatchIn
-from chalicelib.services.ports import Store
+
+
+class UserRepo(Protocol):
+    """The users of one tenant (``db.users.UserRepository``; a fake in unit tests)."""
+
+    def create(self, user: User, password_hash: str) -> User: ...
+    def get(self, user_id: str, *, consistent: bool = False) -> User: ...
+    def find(self, user_id: str) -> User | None: ...
+    def update(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        role: Role | None = None,
+        active: bool | None = None,
+    ) -> User: ...
+    def list(self, *, role: Role | None, limit: int, cursor: str | None) -> Page[User]: ...
 
 
 class UserService:
-    def __init__(self, store: Store, caller: Caller) -> None:
+    def __init__(self, caller: Caller, repo: UserRepo, *, clock: Clock = utcnow) -> None:
         self.caller = caller
-        self.repo = store.users(caller.tenant_id, caller.actor)
+        self.repo = repo
+        self.clock = clock
 
     def me(self) -> User:
         return self.repo.get(self.caller.user_id)
@@ -29,7 +48,7 @@ class UserService:
             name=body.name,
             role=body.role,
             active=True,
-            created_at=utcnow(),
+            created_at=self.clock(),
         )
         return self.repo.create(user, passwords.hash_password(body.password))
 

@@ -183,19 +183,20 @@ def references(value: Any) -> set[str]:
             elif key == "Fn::GetAtt":
                 found.add((arg if isinstance(arg, list) else arg.split("."))[0])
             elif key == "Fn::Sub":
-                text = arg if isinstance(arg, str) else arg[0]
-                for piece in text.split("${")[1:]:
-                    name = piece.split("}")[0]
-                    if not name.startswith(("!", "AWS::")):
-                        found.add(name.split(".")[0])
-                if not isinstance(arg, str):
-                    found |= references(arg[1])
+                found |= _sub_references(arg)
             else:
                 found |= references(arg)
     elif isinstance(value, list):
         for item in value:
             found |= references(item)
     return found
+
+
+def _sub_references(arg: Any) -> set[str]:
+    text, variables = (arg, {}) if isinstance(arg, str) else arg
+    names = {piece.split("}")[0] for piece in text.split("${")[1:]}
+    found = {n.split(".")[0] for n in names if not n.startswith(("!", "AWS::"))}
+    return (found - set(variables)) | references(variables)
 
 
 def depends_on(template: dict[str, Any], logical_id: str) -> set[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import signal
 import uuid
+from typing import Any
 
 import boto3
 import pytest
@@ -66,7 +67,7 @@ def test_stream_and_queue_events_reach_the_apps_functions(local_stack: LocalStac
     )
     assert r.status_code == 201, r.text
 
-    def welcome() -> list[dict]:
+    def welcome() -> list[dict[str, Any]]:
         return [
             m
             for m in local_stack.emails()

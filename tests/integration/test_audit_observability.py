@@ -1,4 +1,4 @@
-"""Issue 5, point 6: the event functions log structured JSON with correlation id and tenant,
+"""The event functions log structured JSON with correlation id and tenant,
 and publish Powertools (EMF) metrics."""
 
 from __future__ import annotations

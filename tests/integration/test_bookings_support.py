@@ -102,7 +102,7 @@ def make_world(api: Api, slug: str = "acme") -> World:
     )
 
 
-# The transition table as API.md states it, written independently of the service's table.
+# The transition table as the contract states it, written independently of the service's table.
 ROLES = {
     "approve": {"admin"},
     "assign": {"admin"},

@@ -1,4 +1,4 @@
-"""The whole transition table of API.md "Bookings", allowed and refused, for every kind of caller.
+"""The whole transition table of the contract, allowed and refused, for every kind of caller.
 
 The expectation below is written from the contract, independently of the service's table:
 wrong role → 403, a booking the caller may not see → 404, wrong state → 409 invalid_transition,

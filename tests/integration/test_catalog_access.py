@@ -6,6 +6,8 @@ so every real request any client sends is counted, whatever the code looks like.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.conftest import Api, TenantLogin
@@ -127,7 +129,7 @@ def test_write_routes_request_counts(api: Api, people: People, aws_requests) -> 
     """What each write costs (the numbers the closing note reports)."""
     measured: dict[str, list[str]] = {}
 
-    def measure(name: str, call, status: int) -> dict:
+    def measure(name: str, call: Any, status: int) -> Any:
         aws_requests.reset()
         r = call()
         assert r.status == status, (name, r.body)

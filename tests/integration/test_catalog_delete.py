@@ -1,5 +1,5 @@
 """Deleting a course or a module removes everything under it, in BatchWriteItem chunks of 25,
-and every removed item is a REMOVE record in the table's stream for the audit log (point 5)."""
+and every removed item is a REMOVE record in the table's stream for the audit log."""
 
 from __future__ import annotations
 

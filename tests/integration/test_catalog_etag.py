@@ -1,4 +1,4 @@
-"""HTTP caching of a course's tree: ETag changes with any change in the tree; 304 (point 4)."""
+"""HTTP caching of a course's tree: ETag changes with any change in the tree; 304."""
 
 from __future__ import annotations
 

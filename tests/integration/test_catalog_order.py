@@ -1,5 +1,5 @@
 """Ordering by position: inserts at taken positions and moves are stable and gap-tolerant,
-and they write only the item that moves (point 3)."""
+and they write only the item that moves."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Answer, Api, TenantLogin
+from tests.conftest import Api, Response, TenantLogin
 from tests.integration.test_catalog_support import (
     ROLES,
     People,
@@ -123,7 +123,7 @@ def _world(api: Api, people: People, published: bool = False) -> Fixture:
     return {"c": c["id"], "m": m["id"], "l": lesson["id"]}
 
 
-ROUTES: dict[str, tuple[int, Callable[[Api, Fixture, str], Answer]]] = {
+ROUTES: dict[str, tuple[int, Callable[[Api, Fixture, str], Response]]] = {
     "PATCH /courses/{id}": (
         200,
         lambda api, w, t: api.patch(f"/courses/{w['c']}", {"title": "X"}, token=t),
@@ -249,7 +249,7 @@ def test_other_tenant_cannot_touch_lessons_through_its_own_course(api: Api, peop
     assert tree["modules"][0]["lessons"][0]["title"] == "L"
 
 
-# --- schemas (point 7) ---------------------------------------------------------------------
+# --- schemas ------------------------------------------------------------------------------
 BAD_BODIES: list[tuple[str, dict[str, Any], str]] = [
     ("course", {"title": "ok", "colour": "red"}, "colour"),
     ("course", {"title": "x" * 201}, "title"),

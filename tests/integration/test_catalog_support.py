@@ -55,7 +55,9 @@ def make_course(api: Api, token: str, title: str = "Course", **extra: Any) -> di
     return dict(r.json)
 
 
-def make_module(api: Api, token: str, course_id: str, title: str = "Module", **extra: Any) -> dict:
+def make_module(
+    api: Api, token: str, course_id: str, title: str = "Module", **extra: Any
+) -> dict[str, Any]:
     r = api.post(f"/courses/{course_id}/modules", {"title": title, **extra}, token=token)
     assert r.status == 201, r.body
     return dict(r.json)

@@ -1,4 +1,4 @@
-"""Issue 5, point 4: stale bookings are escalated once per waiting state, admins are emailed,
+"""stale bookings are escalated once per waiting state, admins are emailed,
 and the finder's cost stays flat as the number of bookings grows."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import add_user, login
+from tests.conftest import add_user
 from tests.eventkit import QueueTap, StreamTap, failures, sent_emails, sqs_event, stream_event
 from tests.integration.test_bookings_support import make_world
 
@@ -26,17 +26,6 @@ SCHEDULED = {
 }
 
 
-class Clock:
-    """Moves the event functions' 'now' (the API keeps the real one)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.now = datetime.now(UTC)
-        monkeypatch.setattr("chalicelib.events.escalation.utcnow", lambda: self.now)
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
 def find(client: Any) -> Any:
     return client.lambda_.invoke("find_stale_bookings", SCHEDULED).payload
 
@@ -45,10 +34,7 @@ def escalate(client: Any, records: list[dict[str, Any]]) -> Any:
     return client.lambda_.invoke("escalate_bookings", sqs_event(records)).payload
 
 
-def test_stale_bookings_escalate_once_and_every_active_admin_is_emailed(
-    api, client, aws, monkeypatch
-):
-    clock = Clock(monkeypatch)
+def test_stale_bookings_escalate_once_and_every_active_admin_is_emailed(api, client, aws, clock):
     stream = StreamTap(aws["MAIN_TABLE"])
     queue = QueueTap(aws["ESCALATION_QUEUE_URL"])
     notifications = QueueTap(aws["NOTIFICATIONS_QUEUE_URL"])
@@ -96,17 +82,16 @@ def test_stale_bookings_escalate_once_and_every_active_admin_is_emailed(
     assert second["id"]
 
     # The audit entry of an escalation has no user actor and carries the finder's run id.
-    admin_token = login(api, "acme", "admin@example.com")["access_token"]
     client.lambda_.invoke("record_audit", stream_event(records))
-    trail = api.get(f"/audit?entity_id={requested['id']}", token=admin_token).json["items"]
+    trail = api.get(f"/audit?entity_id={requested['id']}", token=world.token("admin"))
+    trail = trail.json["items"]
     assert trail[0]["action"] == "updated"
     assert trail[0]["after"]["escalated_at"] and trail[0]["before"].get("escalated_at") is None
     assert trail[0]["actor_id"] is None
     assert trail[0]["correlation_id"].startswith("escalation-")
 
 
-def test_a_new_waiting_state_can_escalate_again(api, client, aws, monkeypatch):
-    clock = Clock(monkeypatch)
+def test_a_new_waiting_state_can_escalate_again(api, client, aws, clock):
     queue = QueueTap(aws["ESCALATION_QUEUE_URL"])
     world = make_world(api, "acme")
     booking = world.booking_in("requested")
@@ -126,8 +111,7 @@ def test_a_new_waiting_state_can_escalate_again(api, client, aws, monkeypatch):
     assert again["status"] == "approved" and again["escalated_at"] > first
 
 
-def test_a_stale_message_for_a_booking_that_moved_on_does_nothing(api, client, aws, monkeypatch):
-    clock = Clock(monkeypatch)
+def test_a_stale_message_for_a_booking_that_moved_on_does_nothing(api, client, aws, clock):
     queue = QueueTap(aws["ESCALATION_QUEUE_URL"])
     world = make_world(api, "acme")
     booking = world.booking_in("requested")
@@ -139,8 +123,7 @@ def test_a_stale_message_for_a_booking_that_moved_on_does_nothing(api, client, a
     assert world.get(booking["id"]).json["escalated_at"] is None
 
 
-def test_a_malformed_escalation_message_fails_alone(api, client, aws, monkeypatch):
-    clock = Clock(monkeypatch)
+def test_a_malformed_escalation_message_fails_alone(api, client, aws, clock):
     queue = QueueTap(aws["ESCALATION_QUEUE_URL"])
     world = make_world(api, "acme")
     booking = world.booking_in("requested")
@@ -164,7 +147,7 @@ def _bulk_bookings(total: int, stale: int) -> list[str]:
     ``stale`` are waiting past their escalate-at, the others are waiting but not yet due, or
     not waiting at all. Answers the stale ones' ids."""
     from chalicelib.context import Actor
-    from chalicelib.db.bookings import BookingItem
+    from chalicelib.db.booking_items import BookingItem
     from chalicelib.ids import new_id
     from chalicelib.models.bookings import Booking, BookingStatus
 

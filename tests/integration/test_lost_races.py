@@ -35,7 +35,7 @@ def conflict_next(monkeypatch):
 
     def arm(kind: str) -> None:
         original = getattr(Connection, kind)
-        fired = []
+        fired: list[str] = []
 
         def losing(self, *args, **kwargs):
             if fired:

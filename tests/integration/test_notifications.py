@@ -1,4 +1,4 @@
-"""Issue 5, point 3: stream -> notifications queue -> SES v2, exactly once per notification."""
+"""Stream -> notifications queue -> SES v2, exactly once per notification."""
 
 from __future__ import annotations
 

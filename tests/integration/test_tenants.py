@@ -1,4 +1,4 @@
-"""Organisation sign-up and settings over HTTP (API.md "Tenants and auth")."""
+"""Organisation sign-up and settings over HTTP."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""User management and role rules (API.md "Users")."""
+"""User management and role rules."""
 
 from __future__ import annotations
 
