@@ -1,15 +1,21 @@
 # The two commands a developer needs: `make dev` and `make test`. Both build .venv first.
+# Shipping (README, Deploying): `make package STAGE=<local|dev|staging|prod>`,
+# `make deploy STAGE=<stage> [DRY_RUN=1] [PARAMS="Key=Value ..."]`, `make rollback STAGE=<stage>`.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+STAGE ?= dev
 
-export AWS_DEFAULT_REGION ?= us-east-1
-export AWS_ACCESS_KEY_ID ?= testing
-export AWS_SECRET_ACCESS_KEY ?= testing
-export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
+# Offline targets run with fake credentials and a fixed region: nothing they do can reach a
+# real AWS account. (`deploy` uses yours: none of these apply to it.)
+OFFLINE := dev test unit integration e2e package
+$(OFFLINE): export AWS_DEFAULT_REGION ?= us-east-1
+$(OFFLINE): export AWS_ACCESS_KEY_ID ?= testing
+$(OFFLINE): export AWS_SECRET_ACCESS_KEY ?= testing
+$(OFFLINE): export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: dev test lint typecheck fix hooks unit integration e2e clean venv
+.PHONY: dev test lint typecheck fix hooks unit integration e2e clean venv package deploy rollback
 
 venv: $(STAMP)
 
@@ -42,8 +48,12 @@ fix: $(STAMP)
 hooks: $(STAMP)
 	$(BIN)/pre-commit install
 
+# 1. every stage packaged (cached: only what changed is rebuilt); 2. the suite, which records
+# the AWS calls each function makes; 3. those calls against the packaged policies.
 test: lint typecheck
+	$(BIN)/python scripts/package.py all
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest tests/deploy --aws-calls-check --no-cov -q -p no:cacheprovider
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit --no-cov
@@ -54,5 +64,15 @@ integration: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/python -m pytest tests/e2e --no-cov
 
+package: $(STAMP)
+	$(BIN)/python scripts/package.py $(STAGE)
+
+deploy: $(STAMP)
+	$(BIN)/python scripts/deploy.py deploy $(STAGE) $(if $(DRY_RUN),--dry-run) \
+		$(foreach p,$(PARAMS),--parameter $(p))
+
+rollback: $(STAMP)
+	$(BIN)/python scripts/deploy.py rollback $(STAGE) $(if $(DRY_RUN),--dry-run)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov .local
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov .local build dist

@@ -16,6 +16,8 @@ from tests.support.counting import RequestCounter
 from tests.support.emulator import emulator, fresh_world, reset_app_caches
 from tests.support.http import Api
 
+pytest_plugins = ["tests.support.aws_calls"]  # which AWS calls each function makes
+
 os.environ.update(
     {
         "AWS_ACCESS_KEY_ID": "testing",

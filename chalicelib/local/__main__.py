@@ -189,6 +189,8 @@ def main() -> int:
     from chalice.cli.factory import CLIFactory
     from chalice.local import LocalDevServer, ThreadedHTTPServer
 
+    from chalicelib.local.gateway import RequestHandler
+
     class _Server(ThreadedHTTPServer):
         # socketserver's default backlog of 5 resets bursts of concurrent connections.
         request_queue_size = 128
@@ -206,7 +208,9 @@ def main() -> int:
     _reset_caches()
 
     try:
-        server = LocalDevServer(app, config, HOST, port, server_cls=_Server)
+        server = LocalDevServer(
+            app, config, HOST, port, server_cls=_Server, handler_cls=RequestHandler
+        )
     except OSError as exc:
         log.error("cannot serve the API on %s:%s (%s); set PORT", HOST, port, exc)
         moto.stop()
