@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -40,12 +40,28 @@ class Settings(BaseSettings):
     jwt_audience: str = "tutorbook-api"
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
-    login_max_failures: int = 5
-    login_window_seconds: int = 15 * 60
+    #: Login attempts: at most ``login_max_failures`` passwords checked per account and client
+    #: address in each ``login_window_seconds`` window, and at most ``login_account_max_failures``
+    #: failures per account in each ``login_account_window_seconds`` window from all addresses.
+    #: The account window must be a multiple of the client window.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=15 * 60, ge=1)
+    login_account_max_failures: int = Field(default=100, ge=1)
+    login_account_window_seconds: int = Field(default=3600, ge=1)
+    #: Reads may act on a user's role and status as cached this long (per container; writes
+    #: and admin-only routes always read them fresh). The contract allows at most 60 seconds.
+    access_cache_seconds: float = Field(default=30.0, ge=0, le=60)
 
     # HTTP.
     cors_allow_origins: Annotated[list[str], NoDecode] = ["*"]
     max_body_bytes: int = 64 * 1024
+    #: GET /health asks the database at most this often per container (a cheap, bounded check).
+    health_cache_seconds: float = Field(default=5.0, ge=0)
+
+    # DynamoDB client limits: an unreachable or hanging database answers 503 within seconds.
+    dynamodb_connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    dynamodb_read_timeout_seconds: float = Field(default=5.0, gt=0)
+    dynamodb_max_retry_attempts: int = Field(default=2, ge=0, le=10)
 
     # Email.
     email_sender: str = "no-reply@tutorbook.example"
@@ -63,6 +79,14 @@ class Settings(BaseSettings):
     local_schedule_seconds: float = Field(default=15.0, gt=0)
     local_state_dir: str = ".local"
     local_parent_pid: int | None = None  # the local stack exits when this process is gone
+
+    @model_validator(mode="after")
+    def _windows_nest(self) -> Settings:
+        if self.login_account_window_seconds % self.login_window_seconds:
+            raise ValueError(
+                "LOGIN_ACCOUNT_WINDOW_SECONDS must be a multiple of LOGIN_WINDOW_SECONDS"
+            )
+        return self
 
     @field_validator("cors_allow_origins", mode="before")
     @classmethod

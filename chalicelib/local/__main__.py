@@ -187,7 +187,9 @@ def main() -> int:
     log.info("created %d resources from infra/resources.json on %s", len(env), moto.url)
 
     from chalice.cli.factory import CLIFactory
-    from chalice.local import LocalDevServer, ThreadedHTTPServer
+    from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPServer
+
+    from chalicelib.local.peer import peer_aware
 
     class _Server(ThreadedHTTPServer):
         # socketserver's default backlog of 5 resets bursts of concurrent connections.
@@ -206,7 +208,14 @@ def main() -> int:
     _reset_caches()
 
     try:
-        server = LocalDevServer(app, config, HOST, port, server_cls=_Server)
+        server = LocalDevServer(
+            app,
+            config,
+            HOST,
+            port,
+            server_cls=_Server,
+            handler_cls=peer_aware(ChaliceRequestHandler),
+        )
     except OSError as exc:
         log.error("cannot serve the API on %s:%s (%s); set PORT", HOST, port, exc)
         moto.stop()
