@@ -1,0 +1,141 @@
+"""Tenant isolation as a property: random sequences of operations by several tenants (whose
+slugs prefix each other: ``acme``, ``acme-corp``, ``acme-corp-eu``), each aimed at its own or
+another tenant's ids. No answer carries another tenant's data, and no item of a tenant changes
+through another tenant's caller.
+
+Bounded in ``make test`` (FUZZ_EXAMPLES / 4 sequences); ``make fuzz`` runs many more.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import boto3
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import PASSWORD, Api
+from tests.security.conftest import World, build_world, next_start
+
+pytestmark = pytest.mark.fuzz
+SEQUENCES = max(10, int(os.environ.get("FUZZ_EXAMPLES", "120")) // 4)
+SLUGS = ("acme", "acme-corp", "acme-corp-eu")
+ROLES = ("admin", "instructor", "student")
+
+
+@pytest.fixture(scope="module")
+def worlds(module_api: Api) -> dict[str, World]:
+    return {slug: build_world(slug) for slug in SLUGS}
+
+
+def items_of(aws: dict[str, str], tenant_id: str) -> list[Any]:
+    """Every main-table item keyed under one tenant (its own prefix, nothing else's)."""
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    out = []
+    for page in client.get_paginator("scan").paginate(TableName=aws["MAIN_TABLE"]):
+        for item in page["Items"]:
+            pk = item["pk"]["S"]
+            if (pk == f"T#{tenant_id}" or pk.startswith(f"T#{tenant_id}#")) and item.get(
+                "type", {}
+            ).get("S") != "login_throttle":
+                out.append(item)
+    return sorted(out, key=lambda i: (i["pk"]["S"], i["sk"]["S"]))
+
+
+def secrets_of(world: World) -> set[str]:
+    """What only this tenant's answers may contain: its id, slug-scoped emails and its ids."""
+    values = {world.tenant_id, world.course, world.draft, world.module, world.lesson, world.booking}
+    values |= {p.id for p in world.people.values()} | {p.email for p in world.people.values()}
+    return values
+
+
+OPERATIONS = [
+    ("GET", "/courses/{course}", None),
+    ("GET", "/courses/{draft}", None),
+    ("PATCH", "/courses/{course}", {"title": "Taken"}),
+    ("DELETE", "/courses/{draft}", None),
+    ("POST", "/courses/{course}/modules", {"title": "Injected"}),
+    ("PATCH", "/courses/{course}/modules/{module}", {"title": "Taken"}),
+    ("DELETE", "/courses/{course}/modules/{module}/lessons/{lesson}", None),
+    ("GET", "/users/{student}", None),
+    ("PATCH", "/users/{student}", {"name": "Taken"}),
+    ("PATCH", "/users/{student}", {"role": "admin"}),
+    ("GET", "/bookings/{booking}", None),
+    ("POST", "/bookings/{booking}/cancel", None),
+    ("POST", "/bookings/{booking}/complete", None),
+    ("POST", "/bookings", "booking"),
+    ("GET", "/courses", None),
+    ("GET", "/users", None),
+    ("GET", "/bookings", None),
+    ("GET", "/audit", None),
+    ("GET", "/tenants/me", None),
+    ("POST", "/auth/login", "login"),
+]
+
+
+def request(world: World, target: World, op: tuple[str, str, Any]) -> tuple[str, str, Any]:
+    method, template, body = op
+    path = (
+        template.replace("{course}", target.course)
+        .replace("{draft}", target.draft)
+        .replace("{module}", target.module)
+        .replace("{lesson}", target.lesson)
+        .replace("{student}", target.id("student"))
+        .replace("{booking}", target.booking)
+    )
+    if body == "booking":
+        start = next_start().isoformat().replace("+00:00", "Z")
+        body = {"course_id": target.course, "starts_at": start, "duration_minutes": 60}
+    elif body == "login":  # the target's admin, at the caller's slug (which may prefix it)
+        body = {"tenant": world.slug, "email": target.people["admin"].email, "password": PASSWORD}
+    return method, path, body
+
+
+def test_no_tenant_sees_or_changes_another_tenants_data(
+    module_api: Api, module_aws: dict[str, str], worlds: dict[str, World]
+):
+    steps = st.tuples(
+        st.sampled_from(SLUGS),
+        st.sampled_from(ROLES),
+        st.sampled_from(SLUGS),
+        st.sampled_from(OPERATIONS),
+    )
+    counted = {"steps": 0, "sequences": 0}
+
+    @settings(
+        max_examples=SEQUENCES,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )
+    @given(st.lists(steps, min_size=1, max_size=6))
+    def run(sequence: list[tuple[str, str, str, tuple[str, str, Any]]]) -> None:
+        counted["sequences"] += 1
+        for actor_slug, role, target_slug, op in sequence:
+            counted["steps"] += 1
+            actor, target = worlds[actor_slug], worlds[target_slug]
+            others = [w for slug, w in worlds.items() if slug != actor_slug]
+            before = {w.slug: items_of(module_aws, w.tenant_id) for w in others}
+            method, path, body = request(actor, target, op)
+            token = None if path == "/auth/login" else actor.token(role)
+            r = module_api.call(method, path, json_body=body, token=token)
+            assert r.status < 500, (actor_slug, role, method, path, r.body)
+            text = r.body.decode(errors="replace")
+            if path == "/auth/login" and target is not actor:
+                assert r.status in (401, 429), (actor_slug, target_slug, r.status)
+            for other in others:
+                leaked = [v for v in secrets_of(other) if v and v in text]
+                assert leaked == [], (actor_slug, role, method, path, leaked)
+                assert items_of(module_aws, other.tenant_id) == before[other.slug], (
+                    actor_slug,
+                    role,
+                    method,
+                    path,
+                    json.loads(r.body or b"null"),
+                )
+
+    run()
+    print(f"isolation: {counted['sequences']} sequences, {counted['steps']} operations")
