@@ -73,7 +73,7 @@ def route_of(method: str, template: str) -> tuple[str, str] | None:
     return None
 
 
-def test_the_matrix_lists_every_route_of_the_app():
+def test_the_matrix_lists_every_route_of_the_app(module_api: Api):
     from app import app  # noqa: F401
     from chalicelib.api.framework import ROUTES
 
