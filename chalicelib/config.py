@@ -43,6 +43,8 @@ class Settings(BaseSettings):
         default="us-east-1",
         validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
     )
+    #: An emulator's endpoint (the local stack and some tests); None on AWS.
+    aws_endpoint_url: str | None = None
 
     # Resources: the local stack's names by default (it and the tests create them from
     # infra/resources.json and set these variables); deployed stages get them from the template.
@@ -69,12 +71,28 @@ class Settings(BaseSettings):
     jwt_audience: str = "tutorbook-api"
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
-    login_max_failures: int = 5
-    login_window_seconds: int = 15 * 60
+    #: Login attempts: at most ``login_max_failures`` passwords checked per account and client
+    #: address in each ``login_window_seconds`` window, and at most ``login_account_max_failures``
+    #: failures per account in each ``login_account_window_seconds`` window from all addresses.
+    #: The account window must be a multiple of the client window.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=15 * 60, ge=1)
+    login_account_max_failures: int = Field(default=100, ge=1)
+    login_account_window_seconds: int = Field(default=3600, ge=1)
+    #: Reads may act on a user's role and status as cached this long (per container; writes
+    #: and admin-only routes always read them fresh). The contract allows at most 60 seconds.
+    access_cache_seconds: float = Field(default=30.0, ge=0, le=60)
 
     # HTTP.
     cors_allow_origins: Annotated[list[str], NoDecode] = ["*"]
     max_body_bytes: int = 64 * 1024
+    #: GET /health asks the database at most this often per container (a cheap, bounded check).
+    health_cache_seconds: float = Field(default=5.0, ge=0)
+
+    # DynamoDB client limits: an unreachable or hanging database answers 503 within seconds.
+    dynamodb_connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    dynamodb_read_timeout_seconds: float = Field(default=5.0, gt=0)
+    dynamodb_max_retry_attempts: int = Field(default=2, ge=0, le=10)
 
     # Email: the verified SES identity mails are sent from; links point at the frontend.
     email_sender: str = "no-reply@tutorbook.example"
@@ -93,6 +111,14 @@ class Settings(BaseSettings):
     local_schedule_seconds: float = Field(default=15.0, gt=0)
     local_state_dir: str = ".local"
     local_parent_pid: int | None = None  # the local stack exits when this process is gone
+
+    @model_validator(mode="after")
+    def _windows_nest(self) -> Settings:
+        if self.login_account_window_seconds % self.login_window_seconds:
+            raise ValueError(
+                "LOGIN_ACCOUNT_WINDOW_SECONDS must be a multiple of LOGIN_WINDOW_SECONDS"
+            )
+        return self
 
     @field_validator("cors_allow_origins", mode="before")
     @classmethod

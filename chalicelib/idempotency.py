@@ -27,7 +27,17 @@ def _persistence_layer(
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
     from botocore.config import Config
 
-    return DynamoDBPersistenceLayer(table_name=table_name, boto_config=Config(region_name=region))
+    settings = get_settings()
+    config = Config(
+        region_name=region,
+        connect_timeout=settings.dynamodb_connect_timeout_seconds,
+        read_timeout=settings.dynamodb_read_timeout_seconds,
+        retries={
+            "mode": "standard",
+            "total_max_attempts": 1 + settings.dynamodb_max_retry_attempts,
+        },
+    )
+    return DynamoDBPersistenceLayer(table_name=table_name, boto_config=config)
 
 
 def persistence_layer(*, validates_payload: bool) -> DynamoDBPersistenceLayer:

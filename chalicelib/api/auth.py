@@ -26,7 +26,7 @@ def _service(req: Request) -> AuthService:
 )
 def login(req: Request, body: LoginIn) -> Tokens:
     """Exchange tenant slug, email and password for tokens."""
-    return _service(req).login(body.tenant, body.email, body.password)
+    return _service(req).login(body.tenant, body.email, body.password, client=req.client_ip)
 
 
 @api.route("/auth/refresh", "POST", auth=False, body=RefreshIn, response=Tokens, errors=(401,))

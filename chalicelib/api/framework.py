@@ -1,15 +1,20 @@
 """The route pipeline every endpoint goes through.
 
-One decorator, in this order: correlation id and per-request log keys, authentication and the
-role gate (``authentication.py``), path ids, body size limit, JSON parsing, pydantic validation
-of body and query, the handler, response serialisation, error mapping to the envelope
-(``errors.py``), CORS headers (``cors.py``), and the route's OpenAPI entry (``ROUTES``).
-A route handler parses nothing, calls one service and returns a model.
+One decorator, in this order: correlation id and per-request log keys, authentication (the
+token, then the user's current role and status) and the role gate (``authentication.py``),
+path ids, body size limit, media type, JSON parsing, pydantic validation of body and query,
+the handler, response serialisation, error mapping to the envelope (``errors.py``; an
+unreachable database is a 503), CORS headers (``cors.py``), and the route's OpenAPI entry
+(``ROUTES``). A route handler parses nothing, calls one service and returns a model.
+
+Writes (every method but GET) and admin-only routes read the caller's role and status fresh;
+other reads may use a copy at most ``access_cache_seconds`` old (``services/access.py``).
 """
 
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 import re
 import uuid
@@ -22,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.authentication import authenticate, require_role
 from chalicelib.api.cors import add_preflight, cors_headers, has_preflight
-from chalicelib.api.errors import error_response, internal_error_response, validation_details
+from chalicelib.api.errors import error_response, fault_response, validation_details
 from chalicelib.config import get_settings
 from chalicelib.context import Caller
 from chalicelib.errors import (
@@ -31,6 +36,7 @@ from chalicelib.errors import (
     NotFound,
     PayloadTooLarge,
     Unauthorized,
+    UnsupportedMediaType,
     ValidationFailed,
 )
 from chalicelib.models.common import StrictModel
@@ -40,6 +46,8 @@ from chalicelib.observability import logger
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _CORRELATION = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+_JSON = "application/json"
+_UTF8 = {"utf-8", "utf8"}
 #: Log keys of one request (kept per thread: the local stack serves requests on threads).
 _REQUEST_LOG_KEYS = ("correlation_id", "route", "tenant_id", "user_id")
 
@@ -77,6 +85,8 @@ class Request:
     caller: Caller | None
     correlation_id: str
     headers: dict[str, str]
+    #: The caller's network address (API Gateway's source IP; the local stack's peer).
+    client_ip: str = "unknown"
 
     @property
     def user(self) -> Caller:
@@ -163,13 +173,46 @@ def _raw_body(request: Any) -> bytes:
     return raw if isinstance(raw, bytes) else str(raw).encode()
 
 
+def _client_ip(request: Any) -> str:
+    """API Gateway's ``requestContext.identity.sourceIp``, when it is an IP address."""
+    identity = (getattr(request, "context", None) or {}).get("identity") or {}
+    try:
+        return str(ipaddress.ip_address(str(identity.get("sourceIp", ""))))
+    except ValueError:
+        return "unknown"
+
+
+def _check_media_type(spec: RouteSpec, headers: dict[str, str], raw: bytes) -> None:
+    """A write that sends a body, or names its type, sends JSON (a UTF-8 charset may be named):
+    cross-site "simple" form posts (form-encoded, multipart, text/plain) never reach a route."""
+    if spec.method not in _BODY_METHODS:
+        return
+    content_type = headers.get("content-type")
+    if content_type is None and not raw.strip():
+        return
+    media, _, params = (content_type or "").partition(";")
+    charsets = {
+        value.strip().strip('"').lower()
+        for name, _, value in (p.partition("=") for p in params.split(";"))
+        if name.strip().lower() == "charset"
+    }
+    if media.strip().lower() != _JSON or not charsets <= _UTF8:
+        raise UnsupportedMediaType(
+            "The request body must be JSON (Content-Type: application/json)."
+        )
+
+
 def _parse_json(raw: bytes) -> Any:
+    """The body as JSON: UTF-8 only, no lone surrogates, nesting only as deep as the parser
+    goes (deeper is a 400 like any other malformed body)."""
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = json.loads(raw.decode("utf-8"))
+        json.dumps(data, ensure_ascii=False).encode("utf-8")  # lone surrogates ("\ud800") fail
+    except (ValueError, UnicodeError, RecursionError) as exc:
         raise BadRequest("The request body is not valid JSON.") from exc
+    return data
 
 
 def _validate(model: type[BaseModel], data: Any, where: str) -> BaseModel:
@@ -210,9 +253,8 @@ def _dispatch(
             response = _handle(spec, fn, request, headers, correlation_id, path_params)
         except DomainError as exc:
             response = error_response(exc)
-        except Exception:  # noqa: BLE001 - the edge: nothing unexpected may reach a client
-            logger.exception("unhandled error")
-            response = internal_error_response()
+        except Exception as exc:  # noqa: BLE001 - the edge: nothing unexpected may reach a client
+            response = fault_response(exc)
         response.headers["X-Correlation-Id"] = correlation_id
         response.headers.update(cors_headers(headers.get("origin")))
         logger.info("request", extra={"status": response.status_code})
@@ -231,7 +273,7 @@ def _handle(
 ) -> Response:
     caller: Caller | None = None
     if spec.auth:
-        caller = authenticate(headers, correlation_id)
+        caller = authenticate(headers, correlation_id, fresh=_needs_fresh_access(spec))
         logger.thread_safe_append_keys(tenant_id=caller.tenant_id, user_id=caller.user_id)
         require_role(caller, spec.roles)
     for value in path_params.values():
@@ -241,11 +283,22 @@ def _handle(
     raw = _raw_body(request)
     if len(raw) > get_settings().max_body_bytes:
         raise PayloadTooLarge("The request body is larger than 64 KiB.")
+    _check_media_type(spec, headers, raw)
     if spec.body is not None:
         kwargs["body"] = _validate(spec.body, _parse_json(raw), "body")
     elif spec.method in _BODY_METHODS and raw.strip():
         _validate(NoBody, _parse_json(raw), "body")
     if spec.query is not None:
         kwargs["query"] = _validate(spec.query, dict(request.query_params or {}), "query")
-    result = fn(Request(caller=caller, correlation_id=correlation_id, headers=headers), **kwargs)
-    return _respond(spec, result)
+    req = Request(
+        caller=caller,
+        correlation_id=correlation_id,
+        headers=headers,
+        client_ip=_client_ip(request),
+    )
+    return _respond(spec, fn(req, **kwargs))
+
+
+def _needs_fresh_access(spec: RouteSpec) -> bool:
+    """Writes and admin-only routes act on the caller's role and status as they are now."""
+    return spec.method not in ("GET", "HEAD") or set(spec.roles) == {Role.admin}

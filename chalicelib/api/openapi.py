@@ -26,18 +26,20 @@ _DESCRIPTIONS = {
     404: "Not found (also: another tenant's, or not visible to the caller)",
     409: "Conflict with the current state",
     413: "Body over 64 KiB",
+    415: "The body is not JSON (Content-Type must be application/json)",
     422: "Schema violation; details list each field",
     429: "Too many requests; see Retry-After",
     500: "Unexpected fault",
+    503: "The database cannot be reached right now; see Retry-After",
 }
 
 
 def _error_statuses(spec: RouteSpec) -> list[int]:
-    statuses = set(spec.errors) | {500}
+    statuses = set(spec.errors) | {500, 503}
     if spec.auth:
         statuses |= {401, 403}
     if spec.body is not None or spec.method in {"POST", "PATCH", "PUT", "DELETE"}:
-        statuses |= {400, 413, 422}
+        statuses |= {400, 413, 415, 422}
     if spec.query is not None:
         statuses |= {400, 422}
     if "{" in spec.path:
@@ -118,6 +120,8 @@ def document() -> dict[str, Any]:
                 "headers": headers,
                 "content": {"application/json": {"schema": error_schema}},
             }
+        if spec.path == "/health":  # a degraded service answers 503 with the health document
+            op["responses"]["503"] = {**ok, "description": "Degraded: a check failed"}
         paths.setdefault(spec.path, {})[spec.method.lower()] = op
     return {
         "openapi": "3.1.0",

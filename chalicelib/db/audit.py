@@ -15,7 +15,7 @@ from pynamodb.models import Model
 from chalicelib.clock import iso
 from chalicelib.config import get_settings
 from chalicelib.db import keys
-from chalicelib.db.base import is_condition_failure
+from chalicelib.db.base import apply_client_limits, is_condition_failure
 from chalicelib.db.pages import decode_cursor, encode_cursor
 from chalicelib.models.audit import AuditEntry, EntityType
 from chalicelib.models.common import Page
@@ -43,6 +43,9 @@ class AuditItem(Model):
     class Meta:
         table_name = get_settings().audit_table
         region = get_settings().aws_region
+        connect_timeout_seconds = get_settings().dynamodb_connect_timeout_seconds
+        read_timeout_seconds = get_settings().dynamodb_read_timeout_seconds
+        max_retry_attempts = get_settings().dynamodb_max_retry_attempts
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -75,6 +78,7 @@ def _configure() -> None:
     ):
         AuditItem.Meta.table_name = settings.audit_table
         AuditItem.Meta.region = settings.aws_region
+        apply_client_limits(AuditItem.Meta)
         AuditItem._connection = None
 
 

@@ -69,6 +69,9 @@ class MainItem(Model):
     class Meta:
         table_name = get_settings().main_table
         region = get_settings().aws_region
+        connect_timeout_seconds = get_settings().dynamodb_connect_timeout_seconds
+        read_timeout_seconds = get_settings().dynamodb_read_timeout_seconds
+        max_retry_attempts = get_settings().dynamodb_max_retry_attempts
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -124,9 +127,24 @@ def batch_get(wanted: list[tuple[str, str]], *, consistent: bool = False) -> lis
     return list(MainItem.batch_get(wanted, consistent_read=consistent))
 
 
+def apply_client_limits(meta: Any) -> None:
+    """Short timeouts and few retries on a model's DynamoDB client, so an unreachable or
+    hanging database fails a request within seconds (answered 503) instead of a minute."""
+    settings = get_settings()
+    meta.connect_timeout_seconds = settings.dynamodb_connect_timeout_seconds
+    meta.read_timeout_seconds = settings.dynamodb_read_timeout_seconds
+    meta.max_retry_attempts = settings.dynamodb_max_retry_attempts
+
+
 @lru_cache(maxsize=4)
 def _connection(region: str) -> Connection:
-    return Connection(region=region)
+    settings = get_settings()
+    return Connection(
+        region=region,
+        connect_timeout_seconds=settings.dynamodb_connect_timeout_seconds,
+        read_timeout_seconds=settings.dynamodb_read_timeout_seconds,
+        max_retry_attempts=settings.dynamodb_max_retry_attempts,
+    )
 
 
 def connection() -> Connection:
@@ -134,23 +152,35 @@ def connection() -> Connection:
     return _connection(get_settings().aws_region)
 
 
-def configure() -> None:
-    """Point every model at the configured table (tests and the local stack change it).
+_configured: tuple[object, ...] | None = None
 
-    Models whose table and region did not change keep their connection: building a client
-    costs tens of milliseconds, and tests call this between every two worlds.
+
+def configure() -> None:
+    """Point every model at the configured table and client limits (tests and the local stack
+    change them).
+
+    Nothing is rebuilt while the table, region, endpoint and limits stay the same: a client
+    costs tens of milliseconds to build, and tests call this between every two worlds.
     """
+    global _configured
     settings = get_settings()
-    changed = False
+    wanted = (
+        settings.main_table,
+        settings.aws_region,
+        settings.aws_endpoint_url,
+        settings.dynamodb_connect_timeout_seconds,
+        settings.dynamodb_read_timeout_seconds,
+        settings.dynamodb_max_retry_attempts,
+    )
+    if wanted == _configured:
+        return
     for model in _all_models():
-        if (model.Meta.table_name, model.Meta.region) == (settings.main_table, settings.aws_region):
-            continue
         model.Meta.table_name = settings.main_table
         model.Meta.region = settings.aws_region
+        apply_client_limits(model.Meta)
         model._connection = None
-        changed = True
-    if changed:
-        _connection.cache_clear()
+    _connection.cache_clear()
+    _configured = wanted
 
 
 def _all_models() -> list[type[Model]]:
@@ -172,3 +202,15 @@ def is_write_conflict(exc: Exception) -> bool:
     """True when a single write lost to a concurrent transaction on the same item (DynamoDB
     answers ``TransactionConflict``; botocore does not retry it): a lost race, answered 409."""
     return getattr(exc, "cause_response_code", None) == f"{TRANSACTION_CONFLICT}Exception"
+
+
+def probe() -> bool:
+    """Whether the main table answers: one GetItem of a key that never exists (half a read
+    unit, bounded by the client's short timeouts). For ``GET /health``."""
+    try:
+        MainItem.get("HEALTH#probe", "HEALTH")
+    except MainItem.DoesNotExist:
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not answering"; the caller reports it
+        return False
+    return True

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import BooleanAttribute, UnicodeAttribute, VersionAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib.context import Actor
@@ -12,7 +17,7 @@ from chalicelib.db.pages import decode_cursor, encode_cursor
 from chalicelib.db.transactions import Cancelled, Transaction
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.models.common import Page
-from chalicelib.models.users import Role, User
+from chalicelib.models.users import Access, Role, User
 
 
 class UserItem(MainItem, discriminator="user"):
@@ -22,6 +27,9 @@ class UserItem(MainItem, discriminator="user"):
     role = UnicodeAttribute()
     active = BooleanAttribute(default=True)
     version = VersionAttribute()
+    #: Every token of the user carries the value it had when issued; raising it ends every
+    #: login at once (deactivation, "end all sessions"). Absent on users made before it: 0.
+    auth_version = NumberAttribute(null=True)
 
     @classmethod
     def new(cls, user: User, password_hash: str, actor: Actor) -> tuple[UserItem, CredentialItem]:
@@ -56,6 +64,12 @@ class CredentialItem(MainItem, discriminator="credential"):
 
     user_id = UnicodeAttribute()
     password_hash = UnicodeAttribute()
+
+
+def _access_of(item: UserItem) -> Access:
+    return Access(
+        role=Role(item.role), active=bool(item.active), auth_version=int(item.auth_version or 0)
+    )
 
 
 def user_from_item(item: UserItem) -> User:
@@ -106,6 +120,30 @@ class UserRepository:
         except NotFound:
             return None
 
+    def access(self, user_id: str, *, consistent: bool) -> Access | None:
+        """The user's current role, status and authorization version: ONE GetItem (None when
+        the user does not exist)."""
+        try:
+            item = self._get_item(user_id, consistent=consistent)
+        except NotFound:
+            return None
+        return _access_of(item)
+
+    def revoke_sessions(self, user_id: str) -> Access:
+        """End every login of the user at once: raise the authorization version that every
+        token (access and refresh) must carry. A GetItem and a conditional UpdateItem (on the
+        user's version; a racing change of the user is read again)."""
+        for _ in range(3):
+            item = self._get_item(user_id, consistent=True)
+            try:
+                item.update(actions=[*stamp_actions(self.actor), UserItem.auth_version.add(1)])
+            except UpdateError as exc:
+                if is_condition_failure(exc):
+                    continue
+                raise
+            return _access_of(item)
+        raise Conflict("The user changed meanwhile; try again.")
+
     def update(
         self,
         user_id: str,
@@ -123,6 +161,8 @@ class UserRepository:
             actions.append(UserItem.gsi1sk.set(keys.users_index_sk(role.value, user_id)))
         if active is not None:
             actions.append(UserItem.active.set(active))
+            if not active and item.active:
+                actions.append(UserItem.auth_version.add(1))  # its tokens die with it
         try:
             item.update(actions=actions)
         except UpdateError as exc:

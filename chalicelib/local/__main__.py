@@ -190,6 +190,7 @@ def main() -> int:
     from chalice.local import LocalDevServer, ThreadedHTTPServer
 
     from chalicelib.local.gateway import RequestHandler
+    from chalicelib.local.peer import peer_aware
 
     class _Server(ThreadedHTTPServer):
         # socketserver's default backlog of 5 resets bursts of concurrent connections.
@@ -209,7 +210,12 @@ def main() -> int:
 
     try:
         server = LocalDevServer(
-            app, config, HOST, port, server_cls=_Server, handler_cls=RequestHandler
+            app,
+            config,
+            HOST,
+            port,
+            server_cls=_Server,
+            handler_cls=peer_aware(RequestHandler),
         )
     except OSError as exc:
         log.error("cannot serve the API on %s:%s (%s); set PORT", HOST, port, exc)

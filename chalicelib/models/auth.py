@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import StringConstraints
@@ -39,8 +40,23 @@ class Credential:
 
 
 @dataclass(frozen=True)
-class Throttle:
-    """Failed logins of one (tenant, email) since ``window_started`` (epoch seconds)."""
+class LoginWindow:
+    """Where one login attempt is counted, and how many each counter allows: the (account,
+    client address) counter of the current short window and the account's counter of the
+    current long window (window numbers count windows since the epoch)."""
 
-    failures: int = 0
-    window_started: float = 0
+    client: str
+    client_window: int
+    client_limit: int
+    account_window: int
+    account_limit: int
+    #: When the account's counter may be forgotten (the end of its long window).
+    expires: datetime
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """Why an attempt was not counted: the client's counter, the account's, or both are full."""
+
+    client: bool
+    account: bool

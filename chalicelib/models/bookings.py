@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
-from chalicelib.models.common import Id, ListQuery, Out, StrictModel
+from chalicelib.models.common import Id, ListQuery, Out, StrictModel, Timestamp
 from chalicelib.models.users import User
 
 
@@ -53,7 +53,9 @@ class BookingIn(StrictModel):
     """``POST /bookings``: a student asks for a session."""
 
     course_id: Id
-    starts_at: AwareDatetime = Field(description="Timezone-aware, in the future.")
+    starts_at: Timestamp = Field(
+        description="Timezone-aware, in the future, before the year 9000; answered in UTC."
+    )
     duration_minutes: Duration
     instructor_id: Id | None = Field(default=None, description="A preferred active instructor.")
     note: Note = ""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from datetime import UTC, datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 T = TypeVar("T")
 
@@ -23,15 +26,49 @@ class Out(BaseModel):
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+_EMAIL_PATTERN = r"^[^@\s#]{1,64}@[^@\s#]+\.[^@\s#]+$"
+_EMAIL = re.compile(_EMAIL_PATTERN)
+#: Unicode categories no email address may hold: controls, format characters (zero-width
+#: joiners, direction marks), surrogates, private use, unassigned, and separators.
+_NOT_IN_EMAILS = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
+
+
+def normalize_email(value: str) -> str:
+    """The one spelling of an address: Unicode NFKC of its case-folded NFKC form, so
+    look-alike spellings (full-width letters, ligatures, case) are one address. Checked after
+    normalising, which may change its length and characters."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())
+    if len(folded) > 254 or not _EMAIL.fullmatch(folded):
+        raise ValueError("is not a valid email address")
+    if any(unicodedata.category(ch) in _NOT_IN_EMAILS for ch in folded):
+        raise ValueError("may not contain control, format or space characters")
+    return folded
+
+
 Email = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True,
-        max_length=254,
-        pattern=r"^[^@\s#]{1,64}@[^@\s#]+\.[^@\s#]+$",
-    ),
-    AfterValidator(str.lower),
+    StringConstraints(strip_whitespace=True, max_length=254, pattern=_EMAIL_PATTERN),
+    AfterValidator(normalize_email),
 ]
+
+
+#: Times a request may carry: from the year 2000 to the year 9000 (any other is a typo or an
+#: attack: the far ends of the calendar overflow date arithmetic).
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _within_calendar(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:
+        raise ValueError("is outside the supported range of dates") from exc
+    if not _EARLIEST <= utc < _LATEST:
+        raise ValueError("must be between the years 2000 and 9000")
+    return utc
+
+
+Timestamp = Annotated[AwareDatetime, AfterValidator(_within_calendar)]
 Password = Annotated[str, StringConstraints(min_length=12, max_length=128)]
 Cursor = Annotated[str, StringConstraints(max_length=2048)]
 

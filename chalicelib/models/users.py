@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -39,3 +40,14 @@ class UserPatchIn(StrictModel):
 
 class UserListQuery(ListQuery):
     role: Role | None = None
+
+
+# --- what the data layer hands the access rule (never leaves the server) ---------------------
+@dataclass(frozen=True)
+class Access:
+    """What a user may do now: the current role and status, and the authorization version
+    every token of the user must carry (raised when all of the user's logins are ended)."""
+
+    role: Role
+    active: bool
+    auth_version: int

@@ -10,7 +10,7 @@ from chalicelib.config import get_settings
 from chalicelib.context import Actor, Caller
 from chalicelib.ids import new_id
 from chalicelib.models.tenants import SignUpIn, SignUpOut, Tenant, TenantPatchIn
-from chalicelib.models.users import Role, User
+from chalicelib.models.users import Access, Role, User
 from chalicelib.services.auth import Accounts, AuthService
 
 
@@ -54,7 +54,10 @@ class SignUpService:
             tenant, admin, passwords.hash_password(body.admin.password), actor
         )
         auth = AuthService(self.accounts, correlation_id=self.correlation_id, clock=self.clock)
-        return SignUpOut(tenant=tenant, user=admin, tokens=auth.issue(admin))
+        access = Access(role=admin.role, active=True, auth_version=0)
+        return SignUpOut(
+            tenant=tenant, user=admin, tokens=auth.issue(admin.id, tenant.id, access, now=now)
+        )
 
 
 class TenantService:

@@ -157,5 +157,11 @@ def test_login_request_budget(api, acme_users, aws_requests):
     login(api, "acme", "stu@acme.test")  # warms the slug cache, as a warm Lambda would be
     aws_requests.reset()
     login(api, "acme", "stu@acme.test")
-    # credential + throttle in one Query, the user, the new token family.
-    assert aws_requests.operations() == ["Query", "GetItem", "PutItem"]
+    # the attempt counted, the credential, the user's access, the attempt settled, the family.
+    assert aws_requests.operations() == [
+        "UpdateItem",
+        "GetItem",
+        "GetItem",
+        "UpdateItem",
+        "PutItem",
+    ]

@@ -33,6 +33,8 @@ def test_every_route_is_documented_with_schemas_and_errors(api, chalice_app):
             if method in ("post", "patch"):
                 assert "422" in op["responses"] and "413" in op["responses"], (method, path)
             for status, resp in op["responses"].items():
+                if (path, status) == ("/health", "503"):
+                    continue  # a degraded service answers with the health document
                 if status.startswith(("4", "5")):
                     ref = resp["content"]["application/json"]["schema"]["$ref"]
                     assert ref.endswith("/ErrorEnvelope")

@@ -136,8 +136,8 @@ def test_patch_rules(api):
     assert r.status == 200 and r.json["role"] == "instructor" and r.json["name"] == "Al"
     instructors = api.get("/users?role=instructor", token=acme.token).json["items"]
     assert [u["id"] for u in instructors] == [a["id"]]
-    # An admin cannot lock themselves (and so maybe the whole tenant) out.
+    # Nobody changes their own role or active flag (an admin cannot lock the tenant out).
     admin_id = acme.admin["id"]
-    assert api.patch(f"/users/{admin_id}", {"active": False}, token=acme.token).status == 409
-    assert api.patch(f"/users/{admin_id}", {"role": "student"}, token=acme.token).status == 409
+    assert api.patch(f"/users/{admin_id}", {"active": False}, token=acme.token).status == 403
+    assert api.patch(f"/users/{admin_id}", {"role": "student"}, token=acme.token).status == 403
     assert api.get("/users/me", token=acme.token).json["role"] == "admin"

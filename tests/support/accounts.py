@@ -87,7 +87,7 @@ def new_tenant(slug: str, email: str = "admin@example.com") -> TenantLogin:
     from chalicelib.db.store import default_store
     from chalicelib.ids import new_id
     from chalicelib.models.tenants import Tenant
-    from chalicelib.models.users import Role, User
+    from chalicelib.models.users import Access, Role, User
     from chalicelib.services.auth import AuthService
 
     now = utcnow()
@@ -111,7 +111,8 @@ def new_tenant(slug: str, email: str = "admin@example.com") -> TenantLogin:
     store.create_tenant_with_admin(
         tenant, admin, password_hash(), Actor(user_id=admin.id, correlation_id=None)
     )
-    tokens = AuthService(store, correlation_id=None).issue(admin, now=now)
+    access = Access(role=Role.admin, active=True, auth_version=0)
+    tokens = AuthService(store, correlation_id=None).issue(admin.id, tenant.id, access, now=now)
     return TenantLogin(
         tenant=tenant.model_dump(mode="json"),
         admin=admin.model_dump(mode="json"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from chalicelib.context import Actor
 from chalicelib.errors import Conflict, InstructorUnavailable, NotFound, ValidationFailed
 from chalicelib.models.audit import AuditEntry, EntityType
-from chalicelib.models.auth import Credential, Throttle
+from chalicelib.models.auth import Credential, Lockout, LoginWindow
 from chalicelib.models.bookings import (
     WAITING_STATES,
     Booking,
@@ -37,7 +37,7 @@ from chalicelib.models.catalog import (
 from chalicelib.models.common import Page
 from chalicelib.models.messages import OutgoingEmail, Recipient
 from chalicelib.models.tenants import Tenant
-from chalicelib.models.users import Role, User
+from chalicelib.models.users import Access, Role, User
 
 
 # --- accounts: tenants, users, logins ------------------------------------------------------------
@@ -56,7 +56,9 @@ class FakeStore:
         self.tenants_by_id: dict[str, Tenant] = {}
         self.users_by_key: dict[tuple[str, str], User] = {}
         self.creds: dict[tuple[str, str], Credential] = {}
-        self.throttles: dict[tuple[str, str], Throttle] = {}
+        #: (tenant, email, account window) -> counter name ("failures" or client#window) -> n
+        self.login_counters: dict[tuple[str, str, int], dict[str, int]] = {}
+        self.auth_versions: dict[tuple[str, str], int] = {}
         self.families: dict[tuple[str, str], Family] = {}
         self.courses: dict[tuple[str, str], CourseTree] = {}
         self.bookings_by_key: dict[tuple[str, str], Booking] = {}
@@ -140,9 +142,26 @@ class FakeUsers:
     ) -> User:
         changes = {"name": name, "role": role, "active": active}
         user = self.get(user_id)
+        if active is False and user.active:
+            self.revoke_sessions(user_id)
         user = user.model_copy(update={k: v for k, v in changes.items() if v is not None})
         self.store.users_by_key[(self.tenant_id, user_id)] = user
         return user
+
+    def access(self, user_id: str, *, consistent: bool) -> Access | None:
+        user = self.find(user_id)
+        if user is None:
+            return None
+        version = self.store.auth_versions.get((self.tenant_id, user_id), 0)
+        return Access(role=user.role, active=user.active, auth_version=version)
+
+    def revoke_sessions(self, user_id: str) -> Access:
+        self.get(user_id)
+        key = (self.tenant_id, user_id)
+        self.store.auth_versions[key] = self.store.auth_versions.get(key, 0) + 1
+        access = self.access(user_id, consistent=True)
+        assert access is not None
+        return access
 
     def list(self, *, role: Role | None, limit: int, cursor: str | None) -> Page[User]:
         items = [
@@ -158,23 +177,34 @@ class FakeAuth:
     store: FakeStore
     tenant_id: str
 
-    def _throttle(self, email: str) -> Throttle:
-        return self.store.throttles.get((self.tenant_id, email), Throttle())
+    def credential(self, email: str) -> Credential | None:
+        return self.store.creds.get((self.tenant_id, email))
 
-    def login_state(self, email: str) -> tuple[Credential | None, Throttle]:
-        return self.store.creds.get((self.tenant_id, email)), self._throttle(email)
+    def _counters(self, email: str, window: LoginWindow) -> dict[str, int]:
+        key = (self.tenant_id, email, window.account_window)
+        return self.store.login_counters.setdefault(key, {})
 
-    def record_failure(self, email: str, *, now: datetime, window: timedelta) -> Throttle:
-        t = self._throttle(email)
-        if t.window_started > now.timestamp() - window.total_seconds():
-            t = replace(t, failures=t.failures + 1)
-        else:
-            t = Throttle(failures=1, window_started=now.timestamp())
-        self.store.throttles[(self.tenant_id, email)] = t
-        return t
+    def count_attempt(self, email: str, window: LoginWindow) -> Lockout | None:
+        counters = self._counters(email, window)
+        client = f"{window.client}#{window.client_window}"
+        account_full = counters.get("failures", 0) >= window.account_limit
+        client_full = counters.get(client, 0) >= window.client_limit
+        if account_full or client_full:
+            return Lockout(client=not account_full, account=account_full)
+        counters["failures"] = counters.get("failures", 0) + 1
+        counters[client] = counters.get(client, 0) + 1
+        return None
 
-    def clear_failures(self, email: str) -> None:
-        self.store.throttles.pop((self.tenant_id, email), None)
+    def settle_success(self, email: str, window: LoginWindow) -> None:
+        counters = self._counters(email, window)
+        counters["failures"] = max(0, counters.get("failures", 0) - 1)
+        counters.pop(f"{window.client}#{window.client_window}", None)
+
+    def clear_locks(self, email: str) -> int:
+        mine = [k for k in self.store.login_counters if k[:2] == (self.tenant_id, email)]
+        for key in mine:
+            del self.store.login_counters[key]
+        return len(mine)
 
     def start_family(
         self, family_id: str, user_id: str, token_hash: str, expires: datetime

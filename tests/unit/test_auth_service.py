@@ -45,23 +45,47 @@ def admin_of(out: SignUpOut) -> Caller:
     return Caller(user_id=out.user.id, tenant_id=out.tenant.id, role=Role.admin)
 
 
-def test_lockout_counts_failures_in_a_sliding_window(world: World) -> None:
+def test_lockout_counts_attempts_per_client_in_fixed_windows(world: World) -> None:
     store, _ = world
-    clock = FixedClock(datetime.now(UTC))
+    clock = FixedClock(datetime(2026, 3, 2, 10, 3, 20, tzinfo=UTC))  # 200 s into a window
     auth = auth_service(store, clock)
     for _ in range(5):
         with pytest.raises(Unauthorized):
-            auth.login("acme", "a@acme.test", "wrong password!")
+            auth.login("acme", "a@acme.test", "wrong password!", client="10.0.0.1")
     with pytest.raises(TooManyRequests) as locked:
-        auth.login("acme", "a@acme.test", PASSWORD)
-    assert 890 <= locked.value.retry_after <= 901
-    clock.advance(minutes=15, seconds=1)
-    assert auth.login("acme", "a@acme.test", PASSWORD).access_token
-    # A success clears the counter: four more failures do not lock.
+        auth.login("acme", "a@acme.test", PASSWORD, client="10.0.0.1")
+    assert locked.value.retry_after == 900 - 200 + 1
+    # Another address is not locked out by the first one's failures.
+    assert auth.login("acme", "a@acme.test", PASSWORD, client="10.0.0.2").access_token
+    clock.advance(seconds=701)  # the next window
+    assert auth.login("acme", "a@acme.test", PASSWORD, client="10.0.0.1").access_token
+    # A success clears the address's counter: four more failures do not lock.
     for _ in range(4):
         with pytest.raises(Unauthorized):
-            auth.login("acme", "a@acme.test", "wrong password!")
-    assert auth.login("acme", "a@acme.test", PASSWORD).access_token
+            auth.login("acme", "a@acme.test", "wrong password!", client="10.0.0.1")
+    assert auth.login("acme", "a@acme.test", PASSWORD, client="10.0.0.1").access_token
+
+
+def test_the_account_ceiling_holds_across_addresses_and_a_reset_lifts_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.config import reset_settings
+
+    monkeypatch.setenv("LOGIN_ACCOUNT_MAX_FAILURES", "7")
+    reset_settings()
+    store, out = world
+    clock = FixedClock(datetime(2026, 3, 2, 10, 0, 0, tzinfo=UTC))
+    auth = auth_service(store, clock)
+    for n in range(7):
+        with pytest.raises(Unauthorized):
+            auth.login("acme", "a@acme.test", "wrong password!", client=f"10.0.1.{n}")
+    with pytest.raises(TooManyRequests) as locked:
+        auth.login("acme", "a@acme.test", PASSWORD, client="10.0.2.1")
+    assert locked.value.retry_after == 3600 + 1  # until the hour is over
+    assert auth.lift_locks(out.tenant.id, "a@acme.test") == 1
+    assert auth.login("acme", "a@acme.test", PASSWORD, client="10.0.2.1").access_token
+    monkeypatch.undo()
+    reset_settings()
 
 
 def test_rotation_and_reuse(world):
@@ -112,7 +136,7 @@ def test_user_rules(world):
         as_student.update(stu.id, UserPatchIn(role=Role.admin))
     assert as_student.update(stu.id, UserPatchIn(name="Sam")).name == "Sam"
     assert as_student.update(stu.id, UserPatchIn()).name == "Sam"
-    with pytest.raises(Conflict):
+    with pytest.raises(Forbidden):  # nobody changes their own role or active flag
         UserService(admin, repo).update(out.user.id, UserPatchIn(active=False))
 
 
