@@ -147,7 +147,12 @@ def test_the_zip_cold_starts_with_only_the_runtime_and_refuses_a_missing_name(
     started = _cold_start(tmp_path, DEPLOYED, handlers)
     assert started.returncode == 0, started.stderr
     answer = json.loads(started.stdout.strip().splitlines()[-1])
-    assert answer["status"] == 200 and json.loads(answer["body"]) == {"status": "ok"}
+    # It serves: /health answers, and says the database (not reachable from here) is down.
+    assert answer["status"] == 503
+    assert json.loads(answer["body"]) == {
+        "status": "degraded",
+        "checks": {"dynamodb": "unavailable"},
+    }
     assert answer["headers"]["Access-Control-Allow-Origin"] == "https://app.tutorbook.example"
     assert answer["botocore"].startswith(str(tmp_path / "runtime"))  # the runtime's SDK
 

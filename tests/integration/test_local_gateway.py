@@ -53,7 +53,8 @@ def test_unknown_paths_and_methods_answer_in_the_envelope(base_url: str) -> None
 
     head = requests.head(f"{base_url}/nope", timeout=10)
     assert head.status_code == 404 and head.content == b""
-    assert requests.get(f"{base_url}/health", timeout=10).json() == {"status": "ok"}
+    health = requests.get(f"{base_url}/health", timeout=10).json()
+    assert health == {"status": "ok", "checks": {"dynamodb": "ok"}}
 
 
 def test_with_listed_origins_only_an_allowed_caller_is_named(
