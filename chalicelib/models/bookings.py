@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints
 
+from chalicelib.models import examples as ex
 from chalicelib.models.common import Id, ListQuery, Out, StrictModel
 from chalicelib.models.users import User
 
@@ -32,6 +33,8 @@ Duration = Annotated[int, Field(ge=15, le=240)]
 
 
 class Booking(Out):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.BOOKING]})
+
     id: str
     tenant_id: str
     student_id: str
@@ -52,6 +55,20 @@ class Booking(Out):
 class BookingIn(StrictModel):
     """``POST /bookings``: a student asks for a session."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "course_id": ex.COURSE_ID,
+                    "starts_at": ex.STARTS_AT,
+                    "duration_minutes": 60,
+                    "instructor_id": ex.INSTRUCTOR_ID,
+                    "note": "Chapter 3, please.",
+                }
+            ]
+        }
+    )
+
     course_id: Id
     starts_at: AwareDatetime = Field(description="Timezone-aware, in the future.")
     duration_minutes: Duration
@@ -60,14 +77,26 @@ class BookingIn(StrictModel):
 
 
 class AssignIn(StrictModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"instructor_id": ex.INSTRUCTOR_ID}]})
+
     instructor_id: Id
 
 
 class RejectIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"reason": "No instructor teaches this course on Mondays."}]
+        }
+    )
+
     reason: Reason
 
 
 class CancelIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "I have an exam that day."}]}
+    )
+
     reason: Reason | None = None
 
 

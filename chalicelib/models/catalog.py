@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
+from chalicelib.models import examples as ex
 from chalicelib.models.common import ListQuery, Out, StrictModel
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -32,6 +33,8 @@ MAX_LESSONS_PER_MODULE = 100
 
 # --- responses -----------------------------------------------------------------------------
 class Lesson(Out):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.LESSON]})
+
     id: str
     title: str
     content: str
@@ -40,6 +43,8 @@ class Lesson(Out):
 
 
 class Module(Out):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.MODULE]})
+
     id: str
     title: str
     position: int
@@ -47,6 +52,8 @@ class Module(Out):
 
 
 class CourseSummary(Out):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.COURSE_SUMMARY]})
+
     id: str
     title: str
     description: str
@@ -59,33 +66,69 @@ class CourseSummary(Out):
 class Course(CourseSummary):
     """A course with its whole tree, ordered by ``position``."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.COURSE]})
+
     modules: list[Module] = Field(default_factory=list)
 
 
 # --- requests ------------------------------------------------------------------------------
 class CourseIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Algebra I",
+                    "description": "Equations, inequalities and functions.",
+                    "published": True,
+                }
+            ]
+        }
+    )
+
     title: Title
     description: Description = ""
     published: bool = False
 
 
 class CoursePatchIn(StrictModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"published": True}]})
+
     title: Title | None = None
     description: Description | None = None
     published: bool | None = None
 
 
 class ModuleIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"title": "Linear equations", "position": 0}]}
+    )
+
     title: Title
     position: Position | None = None
 
 
 class ModulePatchIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"title": "Linear equations and inequalities"}]}
+    )
+
     title: Title | None = None
     position: Position | None = None
 
 
 class LessonIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Solving for x",
+                    "content": "Move every term with x to one side.",
+                    "duration_minutes": 30,
+                }
+            ]
+        }
+    )
+
     title: Title
     content: Content = ""
     duration_minutes: Minutes | None = None
@@ -94,6 +137,10 @@ class LessonIn(StrictModel):
 
 class LessonPatchIn(StrictModel):
     """``duration_minutes: null`` clears the duration; leaving it out keeps it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"duration_minutes": 45, "position": 0}]}
+    )
 
     title: Title | None = None
     content: Content | None = None

@@ -62,6 +62,9 @@ class ErrorEnvelope(BaseModel):
 
 
 class Page(BaseModel, Generic[T]):
+    """One page of a list: pass ``next_cursor`` back as ``cursor`` for the next; ``null`` when
+    this is the last page."""
+
     items: list[T]
     next_cursor: str | None = None
 

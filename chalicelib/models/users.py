@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from pydantic import ConfigDict
+
+from chalicelib.models import examples as ex
 from chalicelib.models.common import Email, ListQuery, Name, Out, Password, StrictModel
 
 
@@ -15,6 +18,8 @@ class Role(StrEnum):
 
 
 class User(Out):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.STUDENT]})
+
     id: str
     tenant_id: str
     email: str
@@ -25,6 +30,19 @@ class User(Out):
 
 
 class CreateUserIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "sam@riverside.example",
+                    "name": "Sam Student",
+                    "role": "student",
+                    "password": "sam's long passphrase",
+                }
+            ]
+        }
+    )
+
     email: Email
     name: Name
     role: Role
@@ -32,6 +50,8 @@ class CreateUserIn(StrictModel):
 
 
 class UserPatchIn(StrictModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Samantha Student"}]})
+
     name: Name | None = None
     role: Role | None = None
     active: bool | None = None
