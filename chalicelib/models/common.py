@@ -23,12 +23,14 @@ class Out(BaseModel):
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+#: No whitespace, ``#`` or control characters (C0, DEL, C1) anywhere: an email is part of a key.
+_EMAIL_CHAR = r"[^@\s#\x00-\x1f\x7f-\x9f]"
 Email = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True,
         max_length=254,
-        pattern=r"^[^@\s#]{1,64}@[^@\s#]+\.[^@\s#]+$",
+        pattern=rf"^{_EMAIL_CHAR}{{1,64}}@{_EMAIL_CHAR}+\.{_EMAIL_CHAR}+$",
     ),
     AfterValidator(str.lower),
 ]
