@@ -11,7 +11,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints
 
 from chalicelib.models import examples as ex
-from chalicelib.models.common import Id, ListQuery, Out, StrictModel
+from chalicelib.models.common import JSON_INT, Id, ListQuery, Out, StrictModel
 from chalicelib.models.users import User
 
 
@@ -29,7 +29,7 @@ WAITING_STATES = frozenset({BookingStatus.requested, BookingStatus.approved})
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
-Duration = Annotated[int, Field(ge=15, le=240)]
+Duration = Annotated[int, Field(ge=15, le=240), JSON_INT]
 
 
 class Booking(Out):

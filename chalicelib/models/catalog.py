@@ -15,15 +15,16 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, StringConstraints
 
 from chalicelib.models import examples as ex
-from chalicelib.models.common import ListQuery, Out, StrictModel
+from chalicelib.models.common import JSON_INT, JsonBool, ListQuery, Out, StrictModel
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(max_length=5000)]
 Content = Annotated[str, StringConstraints(max_length=20000)]
-Minutes = Annotated[int, Field(ge=1, le=1440)]
+Minutes = Annotated[int, Field(ge=1, le=1440), JSON_INT]
 Position = Annotated[
     int,
     Field(ge=0, le=10000, description="0-based place among the siblings; past the end appends."),
+    JSON_INT,
 ]
 
 #: Upper bounds that keep a course's tree small enough to read in one Query (see db/catalog.py).
@@ -87,7 +88,7 @@ class CourseIn(StrictModel):
 
     title: Title
     description: Description = ""
-    published: bool = False
+    published: JsonBool = False
 
 
 class CoursePatchIn(StrictModel):
@@ -95,7 +96,7 @@ class CoursePatchIn(StrictModel):
 
     title: Title | None = None
     description: Description | None = None
-    published: bool | None = None
+    published: JsonBool | None = None
 
 
 class ModuleIn(StrictModel):

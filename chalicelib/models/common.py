@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+)
+from pydantic_core import PydanticCustomError
 
 T = TypeVar("T")
 
@@ -34,6 +43,20 @@ Email = Annotated[
     ),
     AfterValidator(str.lower),
 ]
+
+
+def _not_bool_or_text(value: object) -> object:
+    if isinstance(value, bool | str):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+#: Body numbers and flags take JSON's own types only: ``true`` is not 1, ``0`` is not false and
+#: ``"5"`` is not 5 (what the document says; pydantic alone would convert them). Put ``JSON_INT``
+#: after the field's constraints (``Annotated[int, Field(ge=1), JSON_INT]``), or pydantic
+#: publishes them as ``ge``/``le`` instead of ``minimum``/``maximum``.
+JSON_INT = BeforeValidator(_not_bool_or_text)
+JsonBool = Annotated[bool, Strict()]
 Password = Annotated[str, StringConstraints(min_length=12, max_length=128)]
 Cursor = Annotated[str, StringConstraints(max_length=2048)]
 

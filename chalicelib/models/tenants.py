@@ -9,14 +9,14 @@ from pydantic import ConfigDict, Field, StringConstraints
 
 from chalicelib.models import examples as ex
 from chalicelib.models.auth import Tokens
-from chalicelib.models.common import Email, Name, Out, Password, StrictModel
+from chalicelib.models.common import JSON_INT, Email, Name, Out, Password, StrictModel
 from chalicelib.models.users import User
 
 Slug = Annotated[
     str,
     StringConstraints(min_length=3, max_length=40, pattern=r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$"),
 ]
-EscalateMinutes = Annotated[int, Field(ge=1, le=10080)]
+EscalateMinutes = Annotated[int, Field(ge=1, le=10080), JSON_INT]
 
 
 class Tenant(Out):

@@ -8,7 +8,15 @@ from enum import StrEnum
 from pydantic import ConfigDict
 
 from chalicelib.models import examples as ex
-from chalicelib.models.common import Email, ListQuery, Name, Out, Password, StrictModel
+from chalicelib.models.common import (
+    Email,
+    JsonBool,
+    ListQuery,
+    Name,
+    Out,
+    Password,
+    StrictModel,
+)
 
 
 class Role(StrEnum):
@@ -54,7 +62,7 @@ class UserPatchIn(StrictModel):
 
     name: Name | None = None
     role: Role | None = None
-    active: bool | None = None
+    active: JsonBool | None = None
 
 
 class UserListQuery(ListQuery):
