@@ -59,3 +59,21 @@ def test_numbers_and_flags_take_json_types_only(api: Api, acme: TenantLogin) -> 
     assert (position["minimum"], position["maximum"]) == (0, 10000)
     assert '"ge"' not in str(schemas).replace("'", '"')
 
+
+def test_retry_after_is_documented_where_it_is_sent(api: Api, acme: TenantLogin) -> None:
+    """The document listed ``Retry-After`` on a successful login, which never carries it."""
+    doc = api.get("/openapi.json").json
+    login = doc["paths"]["/auth/login"]["post"]["responses"]
+    assert "Retry-After" not in login["200"]["headers"]
+    ok = api.post(
+        "/auth/login", {"tenant": acme.slug, "email": "admin@example.com", "password": PASSWORD}
+    )
+    assert ok.status == 200 and "retry-after" not in ok.headers
+    for _ in range(6):
+        refused = api.post(
+            "/auth/login",
+            {"tenant": acme.slug, "email": "admin@example.com", "password": "wrong password"},
+        )
+    assert refused.status == 429 and int(refused.headers["retry-after"]) >= 1
+    name = login["429"]["$ref"].rsplit("/", 1)[1]
+    assert doc["components"]["responses"][name]["headers"]["Retry-After"]
