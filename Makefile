@@ -9,7 +9,7 @@ export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: dev test lint typecheck fix hooks unit integration e2e clean venv
+.PHONY: dev test lint typecheck fix hooks unit integration e2e fuzz clean venv
 
 venv: $(STAMP)
 
@@ -54,5 +54,11 @@ integration: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/python -m pytest tests/e2e --no-cov
 
+# Long generated runs (tests marked fuzz), e.g. the conformance run against the local stack with
+# every phase: FUZZ_EXAMPLES cases per operation (make test runs a bounded few).
+FUZZ_EXAMPLES ?= 50
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -m fuzz --no-cov -s
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov .local
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov .local test-output .schemathesis

@@ -184,7 +184,8 @@ _PARAMETERS: dict[str, dict[str, Any]] = {
         "in": "header",
         "required": False,
         "description": "A retry with the same key (same tenant and user) answers the first "
-        "booking again and creates nothing. 1..128 printable characters.",
+        "booking again and creates nothing. 1..128 printable characters. Reusing a key with a "
+        "different body answers 422 (`details[0].type` = `idempotency_key_reused`).",
         "schema": {
             "type": "string",
             "minLength": 1,
