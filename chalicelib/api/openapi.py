@@ -413,7 +413,7 @@ def document() -> dict[str, Any]:
         "info": {"title": "tutorbook API", "version": "1.0.0", "description": _DESCRIPTION},
         # Relative to where this document is served, so the stage prefix of an API Gateway
         # URL (``/dev/openapi.json``) carries over to the operations.
-        "servers": [{"url": ".", "description": "where this document is served"}],
+        "servers": [{"url": ".", "description": "this API"}],
         "tags": [{"name": name, "description": text} for name, text in _TAGS],
         "paths": paths,
         "components": {
