@@ -116,7 +116,7 @@ _MESSAGES = {
     413: "The request body is larger than 64 KiB.",
     415: "The request body must be application/json.",
     422: "The request is not valid.",
-    429: "Too many failed logins; try again later.",
+    429: "Too many failed logins for this account; try again later.",
     500: "Something went wrong on our side.",
     503: "The service is busy; try again shortly.",
 }
