@@ -56,7 +56,7 @@ e2e: $(STAMP)
 
 # Long generated runs (tests marked fuzz), e.g. the conformance run against the local stack with
 # every phase: FUZZ_EXAMPLES cases per operation (make test runs a bounded few).
-FUZZ_EXAMPLES ?= 50
+FUZZ_EXAMPLES ?= 20
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -m fuzz --no-cov -s
 
