@@ -22,7 +22,6 @@ def _service(req: Request) -> AuthService:
     body=LoginIn,
     response=Tokens,
     errors=(401, 429),
-    response_headers=("Retry-After",),
 )
 def login(req: Request, body: LoginIn) -> Tokens:
     """Exchange tenant slug, email and password for tokens."""

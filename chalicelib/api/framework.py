@@ -72,6 +72,7 @@ class RouteSpec:
     errors: tuple[int, ...]
     request_headers: tuple[str, ...]
     response_headers: tuple[str, ...]
+    media_type: str = "application/json"
 
 
 #: Every route of the app, in registration order: the source of the OpenAPI document.
@@ -99,7 +100,7 @@ class Request:
 class Reply:
     """A handler's answer when it needs a status or headers other than the route's default."""
 
-    body: BaseModel | None
+    body: BaseModel | str | None
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -126,6 +127,7 @@ class Api:
         request_headers: tuple[str, ...] = (),
         response_headers: tuple[str, ...] = (),
         summary: str | None = None,
+        media_type: str = "application/json",
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
             spec = RouteSpec(
@@ -143,6 +145,7 @@ class Api:
                 errors=errors,
                 request_headers=request_headers,
                 response_headers=response_headers,
+                media_type=media_type,
             )
             ROUTES.append(spec)
 
@@ -235,7 +238,9 @@ def _respond(spec: RouteSpec, result: Any) -> Response:
         status, payload = spec.status, result
     if payload is None or status in (204, 304):
         return Response(body="", status_code=status, headers=headers)
-    headers.setdefault("Content-Type", "application/json")
+    headers.setdefault("Content-Type", spec.media_type)
+    if isinstance(payload, str):
+        return Response(body=payload, status_code=status, headers=headers)
     text = payload.model_dump_json() if isinstance(payload, BaseModel) else json.dumps(payload)
     return Response(body=text, status_code=status, headers=headers)
 

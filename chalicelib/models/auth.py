@@ -6,24 +6,41 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import StringConstraints
+from pydantic import ConfigDict, StringConstraints
 
+from chalicelib.models import examples as ex
 from chalicelib.models.common import Email, Out, StrictModel
 
 TokenStr = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 
 
 class LoginIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "tenant": "riverside",
+                    "email": "ada@riverside.example",
+                    "password": "correct horse battery staple",
+                }
+            ]
+        }
+    )
+
     tenant: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     email: Email
     password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
 class RefreshIn(StrictModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"refresh_token": ex.REFRESH_TOKEN}]})
+
     refresh_token: TokenStr
 
 
 class Tokens(Out):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.TOKENS]})
+
     access_token: str
     refresh_token: str
     token_type: Literal["Bearer"] = "Bearer"

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
-from chalicelib.models.common import Id, ListQuery, Out, StrictModel, Timestamp
+from chalicelib.models import examples as ex
+from chalicelib.models.common import JSON_INT, Id, ListQuery, Out, StrictModel, Timestamp
 from chalicelib.models.users import User
 
 
@@ -28,10 +29,12 @@ WAITING_STATES = frozenset({BookingStatus.requested, BookingStatus.approved})
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
-Duration = Annotated[int, Field(ge=15, le=240)]
+Duration = Annotated[int, Field(ge=15, le=240), JSON_INT]
 
 
 class Booking(Out):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.BOOKING]})
+
     id: str
     tenant_id: str
     student_id: str
@@ -52,6 +55,20 @@ class Booking(Out):
 class BookingIn(StrictModel):
     """``POST /bookings``: a student asks for a session."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "course_id": ex.COURSE_ID,
+                    "starts_at": ex.STARTS_AT,
+                    "duration_minutes": 60,
+                    "instructor_id": ex.INSTRUCTOR_ID,
+                    "note": "Chapter 3, please.",
+                }
+            ]
+        }
+    )
+
     course_id: Id
     starts_at: Timestamp = Field(
         description="Timezone-aware, in the future, before the year 9000; answered in UTC."
@@ -62,14 +79,26 @@ class BookingIn(StrictModel):
 
 
 class AssignIn(StrictModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"instructor_id": ex.INSTRUCTOR_ID}]})
+
     instructor_id: Id
 
 
 class RejectIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"reason": "No instructor teaches this course on Mondays."}]
+        }
+    )
+
     reason: Reason
 
 
 class CancelIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "I have an exam that day."}]}
+    )
+
     reason: Reason | None = None
 
 

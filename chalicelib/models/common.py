@@ -7,7 +7,17 @@ import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+)
+from pydantic_core import PydanticCustomError
 
 T = TypeVar("T")
 
@@ -26,7 +36,9 @@ class Out(BaseModel):
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-_EMAIL_PATTERN = r"^[^@\s#]{1,64}@[^@\s#]+\.[^@\s#]+$"
+#: No whitespace, ``#`` or control characters (C0, DEL, C1) anywhere: an email is part of a key.
+_EMAIL_CHAR = r"[^@\s#\x00-\x1f\x7f-\x9f]"
+_EMAIL_PATTERN = rf"^{_EMAIL_CHAR}{{1,64}}@{_EMAIL_CHAR}+\.{_EMAIL_CHAR}+$"
 _EMAIL = re.compile(_EMAIL_PATTERN)
 #: Unicode categories no email address may hold: controls, format characters (zero-width
 #: joiners, direction marks), surrogates, private use, unassigned, and separators.
@@ -69,6 +81,20 @@ def _within_calendar(value: datetime) -> datetime:
 
 
 Timestamp = Annotated[AwareDatetime, AfterValidator(_within_calendar)]
+
+
+def _not_bool_or_text(value: object) -> object:
+    if isinstance(value, bool | str):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+#: Body numbers and flags take JSON's own types only: ``true`` is not 1, ``0`` is not false and
+#: ``"5"`` is not 5 (what the document says; pydantic alone would convert them). Put ``JSON_INT``
+#: after the field's constraints (``Annotated[int, Field(ge=1), JSON_INT]``), or pydantic
+#: publishes them as ``ge``/``le`` instead of ``minimum``/``maximum``.
+JSON_INT = BeforeValidator(_not_bool_or_text)
+JsonBool = Annotated[bool, Strict()]
 Password = Annotated[str, StringConstraints(min_length=12, max_length=128)]
 Cursor = Annotated[str, StringConstraints(max_length=2048)]
 
@@ -99,6 +125,9 @@ class ErrorEnvelope(BaseModel):
 
 
 class Page(BaseModel, Generic[T]):
+    """One page of a list: pass ``next_cursor`` back as ``cursor`` for the next; ``null`` when
+    this is the last page."""
+
     items: list[T]
     next_cursor: str | None = None
 

@@ -6,7 +6,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from chalicelib.models.common import Email, ListQuery, Name, Out, Password, StrictModel
+from pydantic import ConfigDict
+
+from chalicelib.models import examples as ex
+from chalicelib.models.common import (
+    Email,
+    JsonBool,
+    ListQuery,
+    Name,
+    Out,
+    Password,
+    StrictModel,
+)
 
 
 class Role(StrEnum):
@@ -16,6 +27,8 @@ class Role(StrEnum):
 
 
 class User(Out):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.STUDENT]})
+
     id: str
     tenant_id: str
     email: str
@@ -26,6 +39,19 @@ class User(Out):
 
 
 class CreateUserIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "sam@riverside.example",
+                    "name": "Sam Student",
+                    "role": "student",
+                    "password": "sam's long passphrase",
+                }
+            ]
+        }
+    )
+
     email: Email
     name: Name
     role: Role
@@ -33,9 +59,11 @@ class CreateUserIn(StrictModel):
 
 
 class UserPatchIn(StrictModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Samantha Student"}]})
+
     name: Name | None = None
     role: Role | None = None
-    active: bool | None = None
+    active: JsonBool | None = None
 
 
 class UserListQuery(ListQuery):
