@@ -61,6 +61,13 @@ Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=254, pattern=_EMAIL_PATTERN),
     AfterValidator(normalize_email),
+    Field(
+        description=(
+            "An email address, one per person: compared after Unicode NFKC normalisation and "
+            "case folding. Control, format, surrogate, private-use, unassigned and space "
+            "characters are refused with 422 (a rule the pattern cannot spell out)."
+        )
+    ),
 ]
 
 
