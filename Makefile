@@ -15,7 +15,7 @@ $(OFFLINE): export AWS_ACCESS_KEY_ID ?= testing
 $(OFFLINE): export AWS_SECRET_ACCESS_KEY ?= testing
 $(OFFLINE): export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: dev test lint typecheck security fuzz browser fix hooks unit integration e2e clean venv package deploy rollback
+.PHONY: lock dev test lint typecheck security fuzz browser fix hooks unit integration e2e clean venv package deploy rollback
 
 venv: $(STAMP)
 
@@ -27,6 +27,15 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 dev: $(STAMP)
 	$(BIN)/python -m chalicelib.local
+
+# The requirements*.txt files are locks: every package pinned with its hashes, compiled from
+# the requirements*.in files a person edits (runtime first: the dev lock is constrained by it,
+# so the venv runs exactly what the Lambda zip bundles). Run after editing a .in file.
+PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
+lock: $(STAMP)
+	$(PIP_COMPILE) -o requirements.txt requirements.in
+	$(PIP_COMPILE) -o requirements-dev.txt requirements-dev.in
 
 # ruff (style, bugs, complexity, stale noqa) and the import-layer contracts (pyproject.toml).
 lint: $(STAMP)
