@@ -61,6 +61,11 @@ RUNTIME_PROVIDED = (
     "urllib3",
     "six",
 )
+#: Swagger UI's package carries every build of it with source maps (~12 MB unpacked); the docs
+#: routes (``chalicelib/api/meta.py``) read only these two files. Jinja2 (and MarkupSafe) come
+#: with it for a template the app does not use.
+SWAGGER_UI_SERVED = ("swagger-ui.css", "swagger-ui-bundle.js")
+UNUSED_DEPENDENCIES = ("jinja2", "markupsafe")
 #: Never shipped: the offline stack and caches.
 DEV_ONLY = ("chalicelib/local",)
 
@@ -137,7 +142,8 @@ def vendor_dir() -> Path:
     requirements = PROJECT / "requirements.txt"
     key = digest(
         [requirements],
-        extra=f"{LAMBDA_PYTHON} {LAMBDA_PLATFORMS} {RUNTIME_PROVIDED}",
+        extra=f"{LAMBDA_PYTHON} {LAMBDA_PLATFORMS} {RUNTIME_PROVIDED} {SWAGGER_UI_SERVED} "
+        f"{UNUSED_DEPENDENCIES}",
     )[:16]
     target = BUILD / f"vendor-{key}"
     complete = BUILD / f"vendor-{key}.complete"  # beside it: everything inside ships
@@ -177,10 +183,21 @@ def vendor_dir() -> Path:
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     for cache in list(partial.rglob("__pycache__")):
         shutil.rmtree(cache)
+    _prune(partial)
     partial.rename(target)
     complete.write_text("")
     log(f"dependencies for Lambda installed in {time.monotonic() - started:.1f}s: {target.name}")
     return target
+
+
+def _prune(vendor: Path) -> None:
+    """Drop what no code path of the app reads (see ``SWAGGER_UI_SERVED``)."""
+    for entry in list(vendor.iterdir()):
+        if entry.name.split("-")[0].lower() in UNUSED_DEPENDENCIES:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    for asset in (vendor / "swagger_ui_bundle" / "vendor").glob("*/*"):
+        if asset.name not in SWAGGER_UI_SERVED:
+            asset.unlink()
 
 
 # -- 2. the app as it ships ---------------------------------------------------------------------
