@@ -10,7 +10,7 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
 )
-from pynamodb.connection import Connection
+from pynamodb.connection import Connection, TableConnection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -72,6 +72,18 @@ class MainItem(Model):
         connect_timeout_seconds = get_settings().dynamodb_connect_timeout_seconds
         read_timeout_seconds = get_settings().dynamodb_read_timeout_seconds
         max_retry_attempts = get_settings().dynamodb_max_retry_attempts
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        """PynamoDB builds a botocore session and client for every model class (tens of
+        milliseconds each, loading the service's JSON models again), so a cold function paid it
+        once per entity type it touched. Every item of the main table shares the client of
+        :func:`connection` instead: the settings are the same, and botocore clients are
+        thread-safe once built."""
+        table = super()._get_connection()
+        if table.connection._client is None:
+            table.connection._client = connection().client
+        return table
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -137,19 +149,33 @@ def apply_client_limits(meta: Any) -> None:
 
 
 @lru_cache(maxsize=4)
-def _connection(region: str) -> Connection:
-    settings = get_settings()
+def _connection(
+    region: str,
+    endpoint_url: str | None,
+    connect_timeout: float,
+    read_timeout: float,
+    retries: int,
+) -> Connection:
+    """One connection (and botocore client) per set of client settings. ``endpoint_url`` is
+    part of the key because botocore reads it from the environment when it builds the client."""
     return Connection(
         region=region,
-        connect_timeout_seconds=settings.dynamodb_connect_timeout_seconds,
-        read_timeout_seconds=settings.dynamodb_read_timeout_seconds,
-        max_retry_attempts=settings.dynamodb_max_retry_attempts,
+        connect_timeout_seconds=connect_timeout,
+        read_timeout_seconds=read_timeout,
+        max_retry_attempts=retries,
     )
 
 
 def connection() -> Connection:
     """PynamoDB's public connection to the configured region (for transactions)."""
-    return _connection(get_settings().aws_region)
+    settings = get_settings()
+    return _connection(
+        settings.aws_region,
+        settings.aws_endpoint_url,
+        settings.dynamodb_connect_timeout_seconds,
+        settings.dynamodb_read_timeout_seconds,
+        settings.dynamodb_max_retry_attempts,
+    )
 
 
 _configured: tuple[object, ...] | None = None
@@ -159,8 +185,9 @@ def configure() -> None:
     """Point every model at the configured table and client limits (tests and the local stack
     change them).
 
-    Nothing is rebuilt while the table, region, endpoint and limits stay the same: a client
-    costs tens of milliseconds to build, and tests call this between every two worlds.
+    Nothing is rebuilt while the table, region, endpoint and limits stay the same, and a client
+    built for one set of them is kept for when it comes back (:func:`connection`): a client
+    costs tens of milliseconds to build, and tests switch between two sets around every test.
     """
     global _configured
     settings = get_settings()
@@ -178,8 +205,7 @@ def configure() -> None:
         model.Meta.table_name = settings.main_table
         model.Meta.region = settings.aws_region
         apply_client_limits(model.Meta)
-        model._connection = None
-    _connection.cache_clear()
+        model._connection = None  # rebuilt on first use around the shared client
     _configured = wanted
 
 
