@@ -13,7 +13,7 @@ import pytest
 from tests.support.accounts import PASSWORD, TenantLogin, new_tenant
 from tests.support.clock import FixedClock
 from tests.support.counting import RequestCounter
-from tests.support.emulator import emulator, fresh_world, reset_app_caches
+from tests.support.emulator import empty_world, emulator, fresh_world, reset_app_caches
 from tests.support.http import Api
 
 pytest_plugins = ["tests.support.aws_calls"]  # which AWS calls each function makes
@@ -51,7 +51,7 @@ def aws(_moto: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]
         monkeypatch.setenv(key, value)
     reset_app_caches()
     yield env
-    _moto.reset()  # nothing of this world outlives the test (in-process servers share moto)
+    empty_world(_moto)  # nothing of this world outlives the test (in-process servers share moto)
     monkeypatch.undo()
     reset_app_caches()
 

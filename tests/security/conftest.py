@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.support.accounts import PASSWORD
-from tests.support.emulator import fresh_world, reset_app_caches
+from tests.support.emulator import empty_world, fresh_world, reset_app_caches
 from tests.support.http import Api
 
 _quarters = itertools.count(1)
@@ -48,7 +48,7 @@ def module_aws(_moto: Any) -> Iterator[dict[str, str]]:
             mp.setenv(key, value)
         reset_app_caches()
         yield env
-        _moto.reset()
+        empty_world(_moto)
     reset_app_caches()
 
 

@@ -2,9 +2,14 @@
 
 One ``mock_aws`` lives for the whole test session (per pytest-xdist worker): starting moto
 resets boto3's default session, so a mock per test would reload every service model and
-rebuild every client. Each test still gets an empty account: :func:`fresh_world` wipes every
-emulated backend and creates the resources of ``infra/resources.json`` again (same names, so the
-app's clients and PynamoDB connections stay valid from one test to the next).
+rebuild every client. Each test still gets an empty account: :func:`fresh_world` answers the
+resources of ``infra/resources.json`` with nothing in them (same names, so the app's clients and
+PynamoDB connections stay valid from one test to the next).
+
+Creating the tables (indexes, streams, TTL) and queues was most of a test's setup, so they are
+created once and afterwards only emptied, in place, as long as the world still has exactly the
+tables and queues it was created with; any other change (a test deleted a table, made a queue)
+falls back to wiping every backend and creating them again.
 """
 
 from __future__ import annotations
@@ -42,9 +47,67 @@ def emulator() -> Iterator[Any]:
         mock.stop()
 
 
+#: The world :func:`fresh_world` last created: its environment and what it held then.
+_created: tuple[dict[str, str], frozenset[str], frozenset[str]] | None = None
+_REGION = "us-east-1"
+_ACCOUNT = "123456789012"
+
+
+def _backends() -> tuple[Any, Any, Any, Any]:
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.secretsmanager.models import secretsmanager_backends
+    from moto.ses.models import ses_backends
+    from moto.sqs.models import sqs_backends
+
+    return (
+        dynamodb_backends[_ACCOUNT][_REGION],
+        sqs_backends[_ACCOUNT][_REGION],
+        ses_backends[_ACCOUNT][_REGION],
+        secretsmanager_backends[_ACCOUNT][_REGION],
+    )
+
+
+def _emptied_in_place() -> bool:
+    """Empty the created world's tables, streams, queues, sent mail and secrets (tests make
+    their own); False (and nothing touched) when its tables or queues are no longer exactly
+    the ones it was created with."""
+    if _created is None:
+        return False
+    _, tables, queues = _created
+    ddb, sqs, ses, secrets = _backends()
+    if frozenset(ddb.tables) != tables or frozenset(sqs.queues) != queues:
+        return False
+    for table in ddb.tables.values():
+        table.items.clear()
+        if table.stream_shard is not None:
+            table.stream_shard.items = []
+    for queue in sqs.queues.values():
+        queue._messages.clear()
+        queue._pending_messages.clear()
+        queue.deleted_messages.clear()
+    ses.sent_messages.clear()
+    ses.sent_message_count = 0
+    secrets.reset()
+    return True
+
+
 def fresh_world(mock: Any) -> dict[str, str]:
-    """Wipe every emulated backend, create the infra resources again; answers their env."""
+    """An account holding the infra resources and nothing in them; answers their env."""
+    global _created
     from chalicelib.local.resources import create_resources
 
+    if _created is not None and _emptied_in_place():
+        return dict(_created[0])
     mock.reset()
-    return create_resources(stage=STAGE)
+    env = create_resources(stage=STAGE)
+    ddb, sqs, _, _ = _backends()
+    _created = (env, frozenset(ddb.tables), frozenset(sqs.queues))
+    return dict(env)
+
+
+def empty_world(mock: Any) -> None:
+    """Nothing of the test's world outlives it: emptied in place, or every backend wiped."""
+    global _created
+    if not _emptied_in_place():
+        mock.reset()
+        _created = None
