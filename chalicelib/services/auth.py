@@ -221,6 +221,7 @@ class AuthService:
         if family.ends_at <= now:
             raise _refresh_rejected()  # the login is over, however often it was refreshed
         if family.token_hash == claims.token_hash:
+            now = self.clock()  # the rotation's time: what the grace is counted from
             successor = self._successor(claims, family, access.auth_version, now)
             if auth.rotate(
                 claims.family_id,

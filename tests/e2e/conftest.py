@@ -33,7 +33,7 @@ import requests
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 90.0
 #: The local stack's refresh grace in these tests (the product's default is 10 seconds).
-REFRESH_GRACE_SECONDS = 3
+REFRESH_GRACE_SECONDS = 5
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
