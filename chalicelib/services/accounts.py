@@ -28,7 +28,7 @@ from chalicelib.auth import links, passwords
 from chalicelib.clock import Clock, utcnow
 from chalicelib.config import get_settings
 from chalicelib.context import Actor, Caller
-from chalicelib.errors import Forbidden, InvalidToken, NotFound, TooManyRequests
+from chalicelib.errors import Conflict, Forbidden, InvalidToken, NotFound, TooManyRequests
 from chalicelib.ids import new_id
 from chalicelib.models.auth import Link, Session, Tokens
 from chalicelib.models.common import Page
@@ -177,7 +177,10 @@ class AccountService:
             return
         seed, link_hash = self._new_link(tenant_id)
         expires = now + timedelta(seconds=settings.password_reset_ttl_seconds)
-        accounts.reset_link(credential.user_id, link_hash, seed, slug, expires)
+        try:
+            accounts.reset_link(credential.user_id, link_hash, seed, slug, expires)
+        except Conflict:  # a concurrent request made the link (and its email): same answer
+            logger.info("concurrent reset request", extra={"tenant_id": tenant_id})
 
     def reset_password(
         self, slug: str, token: str, password: str, user_agent: str | None = None

@@ -403,3 +403,17 @@ def test_link_tokens_never_reach_audit_entries_or_logs(api, client, acme, mail, 
         assert secret not in text
     logs = capsys.readouterr()
     assert token not in logs.out + logs.err and reset_token not in logs.out + logs.err
+
+
+def test_a_reset_request_that_loses_a_race_still_answers_202(api, acme, monkeypatch):
+    """Two requests at once: the second one's link write finds the first one's pointer."""
+    from chalicelib.db.accounts import AccountRepository
+    from chalicelib.errors import Conflict
+
+    def lost(*args: Any, **kwargs: Any) -> None:
+        raise Conflict("Another reset link was sent meanwhile; try again.")
+
+    new_user(acme, "stu@acme.test", "student")
+    monkeypatch.setattr(AccountRepository, "reset_link", lost)
+    r = forgot(api, "stu@acme.test")
+    assert r.status == 202 and r.json == {"status": "accepted"}
