@@ -82,6 +82,15 @@ class Settings(BaseSettings):
     #: Reads may act on a user's role and status as cached this long (per container; writes
     #: and admin-only routes always read them fresh). The contract allows at most 60 seconds.
     access_cache_seconds: float = Field(default=30.0, ge=0, le=60)
+    #: Account lifecycle: a spent refresh token gets its successor again for this long after
+    #: its rotation (two tabs refreshing at once); a login ends this long after it began,
+    #: however often it is refreshed; links in emails are valid this long; at most
+    #: ``reset_emails_per_hour`` password-reset emails per account and hour.
+    refresh_grace_seconds: float = Field(default=10.0, ge=0, le=60)
+    session_lifetime_seconds: int = Field(default=30 * 24 * 3600, ge=60)
+    invitation_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    password_reset_ttl_seconds: int = Field(default=30 * 60, ge=60)
+    reset_emails_per_hour: int = Field(default=3, ge=1)
 
     # HTTP.
     cors_allow_origins: Annotated[list[str], NoDecode] = ["*"]

@@ -23,6 +23,8 @@ class Caller:
     tenant_id: str
     role: Role
     correlation_id: str | None = None
+    #: The login (refresh-token family) the caller's access token belongs to, if it names one.
+    session_id: str | None = None
 
     @property
     def actor(self) -> Actor:

@@ -83,3 +83,12 @@ class ServiceUnavailable(DomainError):
     def __init__(self, message: str, *, retry_after: int = 5) -> None:
         super().__init__(message)
         self.retry_after = max(1, int(retry_after))
+
+
+class InvalidToken(BadRequest):
+    """A link token (invitation, password reset) that is unknown, used, voided or expired."""
+
+    code = "invalid_token"
+
+    def __init__(self) -> None:
+        super().__init__("The link is invalid, expired or was already used; ask for a new one.")

@@ -34,3 +34,12 @@ def _dummy_hash() -> str:
 def burn_verification_time(password: str) -> None:
     """Do the work of one verification, so an unknown account answers as slowly as a known one."""
     verify_password(_dummy_hash(), password)
+
+
+#: The stored "hash" of an account without a password yet (invited): no password matches it.
+NO_PASSWORD = "!none"
+
+
+def is_usable(password_hash: str) -> bool:
+    """Whether some password can match the stored hash (an invited account has none yet)."""
+    return not password_hash.startswith("!")

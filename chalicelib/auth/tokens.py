@@ -5,12 +5,21 @@ anything but ``alg`` and ``typ`` (no ``kid``, ``jku``, ``jwk``, ``x5u`` ...: the
 never the token's to name), when it is longer than :data:`MAX_TOKEN_CHARS`, when a claim has
 the wrong type, or when it claims to live longer than its kind's lifetime after ``iat``. The
 ``av`` claim is the user's authorization version when the token was issued: ending all of a
-user's logins raises the version, and every older token stops working.
+user's logins raises the version, and every older token stops working. An access token also
+names its login (``sid``, the refresh-token family it came from), so a user's list of logins
+can mark the current one.
+
+A refresh token made by a rotation is derived from the token it replaces (its ``jti`` is an
+HMAC of the spent token's hash, its times are the rotation's): whoever presents the spent token
+again within the grace period is handed the very same successor, without the successor ever
+being stored.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,6 +54,8 @@ class Principal:
     role: Role
     #: The user's authorization version when the token was issued.
     auth_version: int = 0
+    #: The login (refresh-token family) the token was issued for, when it names one.
+    session_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,15 +72,26 @@ def _key(kind: str) -> bytes:
     return derived_key(f"jwt:{kind}")
 
 
-def _encode(claims: dict[str, Any], kind: str, now: datetime, ttl: int) -> str:
+def _encode(
+    claims: dict[str, Any],
+    kind: str,
+    now: datetime,
+    ttl: int,
+    *,
+    jti: str | None = None,
+    not_after: datetime | None = None,
+) -> str:
     settings = get_settings()
+    expires = now + timedelta(seconds=ttl)
+    if not_after is not None and not_after < expires:
+        expires = not_after
     body = {
         **claims,
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
         "iat": int(now.timestamp()),
-        "exp": int((now + timedelta(seconds=ttl)).timestamp()),
-        "jti": secrets.token_urlsafe(16),
+        "exp": max(int(expires.timestamp()), int(now.timestamp()) + 1),
+        "jti": jti or secrets.token_urlsafe(16),
         "typ": kind,
     }
     return jwt.encode(body, _key(kind), algorithm=ALGORITHM)
@@ -120,17 +142,47 @@ def _decode(token: str, kind: str) -> dict[str, Any]:
 
 
 def issue_access(
-    user_id: str, tenant_id: str, role: Role, now: datetime, *, auth_version: int = 0
+    user_id: str,
+    tenant_id: str,
+    role: Role,
+    now: datetime,
+    *,
+    auth_version: int = 0,
+    session_id: str | None = None,
 ) -> str:
-    claims = {"sub": user_id, "tenant": tenant_id, "role": role.value, "av": auth_version}
+    claims: dict[str, Any] = {
+        "sub": user_id,
+        "tenant": tenant_id,
+        "role": role.value,
+        "av": auth_version,
+    }
+    if session_id is not None:
+        claims["sid"] = session_id
     return _encode(claims, ACCESS, now, _ttl(ACCESS))
 
 
 def issue_refresh(
-    user_id: str, tenant_id: str, family_id: str, now: datetime, *, auth_version: int = 0
+    user_id: str,
+    tenant_id: str,
+    family_id: str,
+    now: datetime,
+    *,
+    auth_version: int = 0,
+    not_after: datetime | None = None,
+    replaces: str | None = None,
 ) -> str:
+    """A refresh token of login ``family_id``, expiring at ``not_after`` at the latest (the
+    login's end). ``replaces``: the hash of the token this one succeeds; the successor is then
+    a function of it and of ``now`` (seconds), so it can be made again identically."""
     claims = {"sub": user_id, "tenant": tenant_id, "fam": family_id, "av": auth_version}
-    return _encode(claims, REFRESH, now, _ttl(REFRESH))
+    jti = _successor_jti(replaces) if replaces is not None else None
+    moment = datetime.fromtimestamp(int(now.timestamp()), now.tzinfo)
+    return _encode(claims, REFRESH, moment, _ttl(REFRESH), jti=jti, not_after=not_after)
+
+
+def _successor_jti(spent_hash: str) -> str:
+    digest = hmac.new(derived_key("jwt:refresh-successor"), spent_hash.encode(), "sha256")
+    return base64.urlsafe_b64encode(digest.digest()[:16]).rstrip(b"=").decode()
 
 
 def verify_access(token: str) -> Principal:
@@ -139,11 +191,15 @@ def verify_access(token: str) -> Principal:
         role = Role(claims["role"])
     except ValueError as exc:
         raise _invalid() from exc
+    session_id = claims.get("sid")
+    if session_id is not None and not isinstance(session_id, str):
+        raise _invalid()
     return Principal(
         user_id=claims["sub"],
         tenant_id=claims["tenant"],
         role=role,
         auth_version=claims["av"],
+        session_id=session_id,
     )
 
 

@@ -80,6 +80,33 @@ def token_family_key(tenant_id: str, family_id: str) -> tuple[str, str]:
     return f"{tenant_prefix(tenant_id)}#FAMILY#{_part(family_id)}", "FAMILY"
 
 
+def user_sessions_index_pk(tenant_id: str, user_id: str) -> str:
+    """gsi1 of a live token family (sparse: an ended login drops it): the user's logins,
+    sorted by family id (= start time)."""
+    return f"{tenant_prefix(tenant_id)}#USER#{_part(user_id)}#SESSIONS"
+
+
+def user_sessions_index_sk(family_id: str) -> str:
+    return f"FAMILY#{_part(family_id)}"
+
+
+# --- account links (invitations, password resets) and their throttle -------------------------
+def account_link_key(tenant_id: str, token_hash: str) -> tuple[str, str]:
+    """A link token's item, found by the SHA-256 of the token (one GetItem); never the token."""
+    return f"{tenant_prefix(tenant_id)}#LINK#{_part(token_hash)}", "LINK"
+
+
+def account_link_pointer_key(tenant_id: str, user_id: str, purpose: str) -> tuple[str, str]:
+    """The user's current link of one purpose (in the user's partition): a newer link deletes
+    the one it names, which voids it."""
+    return f"{tenant_prefix(tenant_id)}#USER#{_part(user_id)}", f"LINK#{_part(purpose)}"
+
+
+def reset_counter_key(tenant_id: str, email: str, window: int) -> tuple[str, str]:
+    """Password-reset emails of one account in one hour (beside its credential and locks)."""
+    return f"{tenant_prefix(tenant_id)}#EMAIL#{_part(email)}", f"RESET#{int(window)}"
+
+
 # --- bookings ------------------------------------------------------------------------------
 #: The waiting-bookings work queue (sparse ``due`` index) is spread over this many partitions.
 BOOKING_DUE_SHARDS = 8

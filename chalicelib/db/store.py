@@ -6,6 +6,7 @@ from __future__ import annotations
 from chalicelib.clock import Clock, utcnow
 from chalicelib.context import Actor
 from chalicelib.db import tenants as _tenants
+from chalicelib.db.accounts import AccountRepository
 from chalicelib.db.audit import AuditRepository, AuditTable
 from chalicelib.db.auth import AuthRepository
 from chalicelib.db.bookings import BookingRepository
@@ -42,6 +43,9 @@ class DynamoStore:
 
     def auth(self, tenant_id: str, actor: Actor) -> AuthRepository:
         return AuthRepository(tenant_id, actor)
+
+    def accounts(self, tenant_id: str, actor: Actor) -> AccountRepository:
+        return AccountRepository(tenant_id, actor)
 
     def bookings(self, tenant_id: str, actor: Actor) -> BookingRepository:
         return BookingRepository(tenant_id, actor)

@@ -30,6 +30,13 @@ class UserItem(MainItem, discriminator="user"):
     #: Every token of the user carries the value it had when issued; raising it ends every
     #: login at once (deactivation, "end all sessions"). Absent on users made before it: 0.
     auth_version = NumberAttribute(null=True)
+    #: Invited and not yet accepted: no password, cannot log in (absent: false).
+    invitation_pending = BooleanAttribute(null=True)
+    #: When the latest invitation was sent, and when the password last changed (audited
+    #: facts of the account; the change also emails the user).
+    invitation_sent_at = UnicodeAttribute(null=True)
+    #: Stored as ``pw_changed_at``: the change stream drops attributes named like secrets.
+    password_changed_at = UnicodeAttribute(null=True, attr_name="pw_changed_at")
 
     @classmethod
     def new(cls, user: User, password_hash: str, actor: Actor) -> tuple[UserItem, CredentialItem]:
@@ -43,6 +50,7 @@ class UserItem(MainItem, discriminator="user"):
             name=user.name,
             role=user.role.value,
             active=user.active,
+            invitation_pending=True if user.invitation_pending else None,
             gsi1pk=keys.users_index_pk(user.tenant_id),
             gsi1sk=keys.users_index_sk(user.role.value, user.id),
         )
@@ -72,6 +80,11 @@ def _access_of(item: UserItem) -> Access:
     )
 
 
+def access_of(item: UserItem) -> Access:
+    """The user's current role, status and authorization version, as stored."""
+    return _access_of(item)
+
+
 def user_from_item(item: UserItem) -> User:
     return User(
         id=item.user_id,
@@ -81,6 +94,7 @@ def user_from_item(item: UserItem) -> User:
         role=Role(item.role),
         active=bool(item.active),
         created_at=item.created_at,
+        invitation_pending=bool(item.invitation_pending),
     )
 
 

@@ -112,7 +112,29 @@ def seed(call: Call, secret: bytes) -> SeedResult:
             result.existing.append(role)
         else:
             raise RuntimeError(f"seeding the demo {role} failed: {status} {body}")
+    invite_demo_user(call, token, result)
     return result
+
+
+#: A demo student who was invited and has not accepted yet (no password; cannot log in).
+INVITED_EMAIL = "invited@demo.tutorbook.example"
+
+
+def invite_demo_user(call: Call, token: str, result: SeedResult) -> None:
+    """Invite :data:`INVITED_EMAIL`: the invitation email, with its accept link, prints on the
+    console like every email, and ``GET /users`` shows ``invitation_pending: true``."""
+    status, body = call(
+        "POST",
+        "/users",
+        {"email": INVITED_EMAIL, "name": "Ivy Invited", "role": "student"},
+        token,
+    )
+    if status == 201:
+        result.created.append("invited")
+    elif status == 409:
+        result.existing.append("invited")
+    else:
+        raise RuntimeError(f"inviting the demo user failed: {status} {body}")
 
 
 def http_call(base_url: str, timeout: float = 30.0) -> Call:

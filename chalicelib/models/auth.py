@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, StringConstraints
 
 from chalicelib.models import examples as ex
-from chalicelib.models.common import Email, Out, StrictModel
+from chalicelib.models.common import Email, Out, Password, StrictModel
 
 TokenStr = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 
@@ -77,3 +77,119 @@ class Lockout:
 
     client: bool
     account: bool
+
+
+# --- account lifecycle (v2) --------------------------------------------------------------------
+LinkTokenStr = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+TenantSlugStr = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class AcceptInvitationIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "tenant": "riverside",
+                    "token": ex.LINK_TOKEN,
+                    "password": "ivy's own long passphrase",
+                }
+            ]
+        }
+    )
+
+    tenant: TenantSlugStr
+    token: LinkTokenStr
+    password: Password
+
+
+class ForgotPasswordIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"tenant": "riverside", "email": "sam@riverside.example"}]}
+    )
+
+    tenant: TenantSlugStr
+    email: Email
+
+
+class ResetPasswordIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "tenant": "riverside",
+                    "token": ex.LINK_TOKEN,
+                    "password": "sam's brand new passphrase",
+                }
+            ]
+        }
+    )
+
+    tenant: TenantSlugStr
+    token: LinkTokenStr
+    password: Password
+
+
+class ChangePasswordIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "current_password": "sam's long passphrase",
+                    "new_password": "sam's brand new passphrase",
+                }
+            ]
+        }
+    )
+
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    new_password: Password
+
+
+class Accepted(Out):
+    """A request taken on: its effect (an email) follows."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "accepted"}]})
+
+    status: Literal["accepted"] = "accepted"
+
+
+class Session(Out):
+    """One login of the caller."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.SESSION]})
+
+    id: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent: str | None
+    current: bool
+
+
+@dataclass(frozen=True)
+class Family:
+    """A login's refresh-token family as stored (never leaves the server)."""
+
+    id: str
+    user_id: str
+    token_hash: str
+    #: The token the last rotation spent, the rotation's time (epoch seconds) and the
+    #: authorization version the family's tokens carry now.
+    previous_hash: str | None
+    rotated_at: float | None
+    auth_version: int | None
+    revoked: bool
+    created_at: datetime
+    ends_at: datetime
+    last_used_at: datetime | None
+    user_agent: str | None
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link token's item as stored: whose, what for, until when (never the token)."""
+
+    link_id: str
+    user_id: str
+    purpose: str
+    expires: datetime

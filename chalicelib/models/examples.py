@@ -117,3 +117,16 @@ AUDIT_ENTRY: dict[str, Any] = {
     "before": {"status": "requested", "version": 1},
     "after": {"status": "approved", "version": 2},
 }
+
+# --- account lifecycle (v2) ---------------------------------------------------------------------
+SESSION_ID = "01JF3QCH8K1N3Q5S7V9X2Z4B6C"
+#: What a link in an invitation or reset email carries (``?token=``): 43 URL-safe characters.
+LINK_TOKEN = "q3Vt0H6dE2m9YwJcZr8sXk1LfA5bNp7gTuQ4eWi0oSy"
+SESSION: dict[str, Any] = {
+    "id": SESSION_ID,
+    "created_at": CREATED_AT,
+    "last_used_at": UPDATED_AT,
+    "expires_at": "2026-12-26T09:30:00Z",
+    "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0",
+    "current": True,
+}

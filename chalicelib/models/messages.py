@@ -27,6 +27,9 @@ class NotificationKind(StrEnum):
     booking_cancelled = "booking_cancelled"
     booking_escalated = "booking_escalated"
     user_welcome = "user_welcome"
+    user_invited = "user_invited"
+    password_reset_requested = "password_reset_requested"
+    password_changed = "password_changed"
 
 
 class NotificationMessage(Message):

@@ -36,6 +36,8 @@ class User(Out):
     role: Role
     active: bool
     created_at: datetime
+    #: Invited and not yet accepted (no password yet; cannot log in).
+    invitation_pending: bool = False
 
 
 class CreateUserIn(StrictModel):
@@ -55,7 +57,8 @@ class CreateUserIn(StrictModel):
     email: Email
     name: Name
     role: Role
-    password: Password
+    #: Without it, the user is invited by email and chooses their own.
+    password: Password | None = None
 
 
 class UserPatchIn(StrictModel):

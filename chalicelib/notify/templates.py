@@ -31,6 +31,8 @@ class EmailContext:
     people: dict[str, Recipient]
     course_title: str | None
     actor: Recipient | None
+    #: The link an account email carries (invitation, password reset).
+    link: str | None = None
 
 
 def iso_time(value: Any) -> str:
@@ -81,10 +83,56 @@ def _welcome(ctx: EmailContext, to: Recipient) -> tuple[str, str, list[tuple[str
     return "Welcome to tutorbook", "An account was created for you.", facts
 
 
+def _invited(ctx: EmailContext, to: Recipient) -> tuple[str, str, list[tuple[str, str]]]:
+    facts = [("Name", to.name), ("Email", to.email)]
+    if ctx.actor:
+        facts.append(("Invited by", ctx.actor.name))
+    facts += [
+        ("Accept the invitation", ctx.link or ""),
+        ("Valid until", iso_time(ctx.entity.get("valid_until"))),
+    ]
+    lead = "You are invited to tutorbook. Open the link below to choose your password."
+    return "You are invited to tutorbook", lead, facts
+
+
+def _reset(ctx: EmailContext, to: Recipient) -> tuple[str, str, list[tuple[str, str]]]:
+    facts = [
+        ("Email", to.email),
+        ("Choose a new password", ctx.link or ""),
+        ("Valid until", iso_time(ctx.entity.get("valid_until"))),
+    ]
+    lead = (
+        "Someone asked to reset your tutorbook password. If it was you, open the link below; "
+        "if not, ignore this email: your password stays as it is."
+    )
+    return "Reset your tutorbook password", lead, facts
+
+
+def _password_changed(ctx: EmailContext, to: Recipient) -> tuple[str, str, list[tuple[str, str]]]:
+    facts = [
+        ("Email", to.email),
+        ("Changed at", iso_time(ctx.entity.get("pw_changed_at"))),
+    ]
+    lead = (
+        "Your tutorbook password was changed and your other logins were ended. If this was "
+        "not you, ask for a password reset at once and tell your organisation's admin."
+    )
+    return "Your tutorbook password was changed", lead, facts
+
+
+_ACCOUNT_EMAILS = {
+    NotificationKind.user_welcome: _welcome,
+    NotificationKind.user_invited: _invited,
+    NotificationKind.password_reset_requested: _reset,
+    NotificationKind.password_changed: _password_changed,
+}
+
+
 def render(ctx: EmailContext, to: Recipient) -> tuple[str, str, str]:
     """(subject, plain text, HTML) of one email to ``to``."""
-    if ctx.kind is NotificationKind.user_welcome:
-        subject, lead, facts = _welcome(ctx, to)
+    account_email = _ACCOUNT_EMAILS.get(ctx.kind)
+    if account_email is not None:
+        subject, lead, facts = account_email(ctx, to)
     else:
         headline = _HEADLINES[ctx.kind]
         course = ctx.course_title or str(ctx.entity.get("course_id", ""))
@@ -95,7 +143,7 @@ def render(ctx: EmailContext, to: Recipient) -> tuple[str, str, str]:
     text_lines += [f"{label}: {value}" for label, value in facts]
     text_lines += ["", "-- tutorbook"]
     rows = "".join(
-        f"<tr><th align='left'>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>"
+        f"<tr><th align='left'>{html.escape(label)}</th><td>{_cell(value)}</td></tr>"
         for label, value in facts
     )
     body_html = (
@@ -106,3 +154,11 @@ def render(ctx: EmailContext, to: Recipient) -> tuple[str, str, str]:
         "<p>&mdash; tutorbook</p></body></html>"
     )
     return subject, "\n".join(text_lines), body_html
+
+
+def _cell(value: str) -> str:
+    """A fact in the HTML body: escaped; a link is clickable."""
+    escaped = html.escape(value)
+    if value.startswith(("http://", "https://")):
+        return f"<a href='{escaped}'>{escaped}</a>"
+    return escaped

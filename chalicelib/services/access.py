@@ -100,6 +100,7 @@ class AccessService:
             tenant_id=principal.tenant_id,
             role=access.role,
             correlation_id=correlation_id,
+            session_id=principal.session_id,
         )
 
     def _access(self, principal: Principal, *, fresh: bool) -> Access | None:

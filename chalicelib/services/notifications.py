@@ -15,7 +15,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
+from chalicelib.auth import links
+from chalicelib.config import get_settings
 from chalicelib.models.audit import AuditAction, EntityType
 from chalicelib.models.bookings import BookingStatus
 from chalicelib.models.messages import (
@@ -34,6 +37,22 @@ _STATUS_KINDS: dict[str, NotificationKind] = {
     BookingStatus.rejected: NotificationKind.booking_rejected,
     BookingStatus.cancelled: NotificationKind.booking_cancelled,
 }
+
+
+#: The main table's ``type`` of a link item (invitation, password reset): never audited.
+LINK_ENTITY = "account_link"
+_LINK_PAGES = {
+    NotificationKind.user_invited: "accept-invite",
+    NotificationKind.password_reset_requested: "reset-password",
+}
+_ACCOUNT_KINDS = frozenset(
+    {
+        NotificationKind.user_welcome,
+        NotificationKind.user_invited,
+        NotificationKind.password_reset_requested,
+        NotificationKind.password_changed,
+    }
+)
 
 
 def notification_id(event_id: str, kind: NotificationKind) -> str:
@@ -55,12 +74,34 @@ def _kinds(change: Change) -> list[NotificationKind]:
         if after.get("escalated_at") and after.get("escalated_at") != before.get("escalated_at"):
             kinds.append(NotificationKind.booking_escalated)
         return kinds
-    # A user created by an admin (sign-up creates the first admin as its own actor: no welcome).
+    return _account_kinds(change)
+
+
+def _account_kinds(change: Change) -> list[NotificationKind]:
+    before, after = change.before or {}, change.after or {}
+    # A link (invitation or password reset) was made: its item's INSERT emails it.
+    if change.entity_type == LINK_ENTITY and change.action is AuditAction.created:
+        purpose = after.get("purpose")
+        if purpose == "invite":
+            return [NotificationKind.user_invited]
+        if purpose == "reset":
+            return [NotificationKind.password_reset_requested]
+        return []
+    if (
+        change.entity_type == EntityType.user
+        and change.action is AuditAction.updated
+        and after.get("pw_changed_at")
+        and after.get("pw_changed_at") != before.get("pw_changed_at")
+    ):
+        return [NotificationKind.password_changed]
+    # A user created by an admin (sign-up creates the first admin as its own actor: no welcome;
+    # an invited user gets the invitation instead).
     if (
         change.entity_type == EntityType.user
         and change.action is AuditAction.created
         and change.actor_id
         and change.actor_id != change.entity_id
+        and not after.get("invitation_pending")
     ):
         return [NotificationKind.user_welcome]
     return []
@@ -128,11 +169,25 @@ class NotificationService:
 
     def render(self, message: NotificationMessage) -> list[OutgoingEmail]:
         entity, previous = message.entity, message.previous or {}
-        if message.kind is NotificationKind.user_welcome:
+        link: str | None = None
+        if message.kind in _LINK_PAGES:
+            # A link item: the user it is for, who sent it, and the link (its token derived
+            # again from the item's seed: the token itself was never stored or queued).
+            user_id = _required(entity, "id")
+            wanted = [user_id]
+            if message.actor_id and message.actor_id != user_id:
+                wanted.append(message.actor_id)
+            people, _ = self.directory.lookup(message.tenant_id, wanted, None)
+            if user_id not in people:
+                raise UnknownRecipient(f"user {user_id} of a link")
+            recipients = [people[user_id]]
+            course_title = None
+            link = _link_url(message, _LINK_PAGES[message.kind])
+        elif message.kind in _ACCOUNT_KINDS:
             person = _recipient(entity)
-            people: dict[str, Recipient] = {}
-            course_title: str | None = None
-            if message.actor_id:  # to name who invited them
+            people = {}
+            course_title = None
+            if message.actor_id and message.actor_id != person.user_id:  # who did it
                 people, _ = self.directory.lookup(message.tenant_id, [message.actor_id], None)
             people[person.user_id] = person
             recipients = [person]
@@ -154,6 +209,7 @@ class NotificationService:
             people=people,
             course_title=course_title,
             actor=people.get(message.actor_id or ""),
+            link=link,
         )
         emails = []
         for person in recipients:
@@ -204,3 +260,11 @@ def _recipient(user: dict[str, Any]) -> Recipient:
         name=str(user.get("name") or ""),
         email=_required(user, "email"),
     )
+
+
+def _link_url(message: NotificationMessage, page: str) -> str:
+    """``{APP_URL}/<page>?tenant=<slug>&token=<token>``."""
+    entity = message.entity
+    token = links.link_token(message.tenant_id, _required(entity, "seed"))
+    query = urlencode({"tenant": _required(entity, "tenant_slug"), "token": token})
+    return f"{get_settings().app_url}/{page}?{query}"

@@ -52,6 +52,8 @@ class UserService:
             active=True,
             created_at=self.clock(),
         )
+        if body.password is None:  # pragma: no cover - invitations go through AccountService
+            raise Forbidden("A user created here needs a password.")
         return self.repo.create(user, passwords.hash_password(body.password))
 
     def list(self, role: Role | None, limit: int, cursor: str | None) -> Page[User]:

@@ -32,6 +32,8 @@ import requests
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 90.0
+#: The local stack's refresh grace in these tests (the product's default is 10 seconds).
+REFRESH_GRACE_SECONDS = 5
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -122,6 +124,8 @@ def _child_env(port: int, moto_port: int, state_dir: Path) -> dict[str, str]:
             "LOCAL_PARENT_PID": str(os.getpid()),
             "PYTHONUNBUFFERED": "1",
             "POWERTOOLS_LOG_LEVEL": "INFO",
+            # A short refresh grace, so a test can outwait it with one short sleep.
+            "REFRESH_GRACE_SECONDS": str(REFRESH_GRACE_SECONDS),
         }
     )
     return env

@@ -13,7 +13,14 @@ from chalice import Chalice
 
 from chalicelib.local.pump import EventPump
 from chalicelib.local.resources import create_resources
-from chalicelib.local.seed import DEMO_SLUG, demo_logins, describe, http_call, seed
+from chalicelib.local.seed import (
+    DEMO_SLUG,
+    INVITED_EMAIL,
+    demo_logins,
+    describe,
+    http_call,
+    seed,
+)
 from chalicelib.local.server import MotoServer, SerialisedApp, is_emulator
 from tests.support.http import Api
 
@@ -119,9 +126,9 @@ def test_the_demo_seed_creates_three_logins_and_a_rerun_reports_them(api: Api):
     first = seed(api_call(api), secret)
     again = seed(api_call(api), secret)
 
-    assert first.created == ["admin", "instructor", "student"]
+    assert first.created == ["admin", "instructor", "student", "invited"]
     assert again.created == []
-    assert again.existing == ["admin", "instructor", "student"]
+    assert again.existing == ["admin", "instructor", "student", "invited"]
     assert again.logins == first.logins
     for login in first.logins:
         r = api.post(
@@ -131,6 +138,12 @@ def test_the_demo_seed_creates_three_logins_and_a_rerun_reports_them(api: Api):
         assert r.status == 200, r.body
         me = api.get("/users/me", token=r.json["access_token"])
         assert me.json["role"] == login.role
+    admin = api.post(
+        "/auth/login",
+        {"tenant": DEMO_SLUG, "email": first.logins[0].email, "password": first.logins[0].password},
+    ).json["access_token"]
+    people = api.get("/users?limit=100", token=admin).json["items"]
+    assert [u["email"] for u in people if u["invitation_pending"]] == [INVITED_EMAIL]
     text = describe(again)
     assert all(login.password in text for login in first.logins)
     assert again.as_json()["logins"]["student"]["email"] == "student@demo.tutorbook.example"

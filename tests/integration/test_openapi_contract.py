@@ -133,7 +133,11 @@ def test_a_body_is_required_exactly_when_the_server_rejects_an_empty_one(api, ac
 
 def test_validation_errors_have_the_documented_detail_shape(api, acme, doc):
     envelope = _validator(doc, {"$ref": "#/components/schemas/ErrorEnvelope"})
-    body = api.post("/users", {"email": "nope", "name": "", "role": "pilot"}, token=acme.token)
+    body = api.post(
+        "/users",
+        {"email": "nope", "name": "", "role": "pilot", "password": "short"},
+        token=acme.token,
+    )
     query = api.get("/users?limit=1000", token=acme.token)
     for r in (body, query):
         assert r.status == 422

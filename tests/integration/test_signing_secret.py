@@ -72,3 +72,23 @@ def test_a_rotated_secret_is_used_once_the_cache_lifetime_is_over(
     )
     assert r.status == 200
     assert api.get("/users/me", token=r.json["access_token"]).status == 200
+
+
+def test_link_emails_derive_their_token_from_the_stored_secret(
+    secret: Callable[[int], Rotate], api: Api, client: object, aws: dict[str, str]
+) -> None:
+    """The email sender reads the secret too: it derives each link's token from it."""
+    from chalicelib.secrets import reset_secrets
+    from tests.integration.test_accounts import Mail, accept, link_token
+
+    secret(300)
+    acme = sign_up(api, "acme")
+    mail = Mail(client, aws)
+    mail.deliver()
+    r = api.post(
+        "/users", {"email": "ivy@acme.test", "name": "Ivy", "role": "student"}, token=acme.token
+    )
+    assert r.status == 201
+    reset_secrets()  # a cold email sender: it reads the secret itself
+    [invitation] = mail.to("ivy@acme.test")
+    assert accept(api, link_token(invitation)).status == 200

@@ -154,6 +154,10 @@ BODIES: dict[str, Callable[[World], Any]] = {
         "duration_minutes": 60,
     },
     "assign": lambda w: {"instructor_id": w.id("instructor")},
+    "accept": lambda w: {"tenant": w.slug, "token": "not-a-link-token", "password": PASSWORD},
+    "forgot": lambda w: {"tenant": w.slug, "email": w.people["login"].email},
+    "reset": lambda w: {"tenant": w.slug, "token": "not-a-link-token", "password": PASSWORD},
+    "wrong_pw": lambda w: {"current_password": "not the password", "new_password": PASSWORD},
     "reason": lambda w: {"reason": "No room that day"},
 }
 
@@ -172,7 +176,36 @@ TARGETS: dict[str, Callable[[World], str]] = {
     "new_requested": lambda w: w.new_booking("requested"),
     "new_approved": lambda w: w.new_booking("approved"),
     "new_assigned": lambda w: w.new_booking("assigned"),
+    "new_session": lambda w: _new_session(w),
+    "new_invited": lambda w: _new_invited(w),
 }
+
+
+def _new_session(world: World) -> str:
+    """A new login of the world's student (its id)."""
+    from chalicelib.auth.tokens import verify_refresh
+    from chalicelib.db.store import default_store
+    from chalicelib.models.users import Access, Role
+    from chalicelib.services.auth import AuthService
+
+    access = Access(role=Role.student, active=True, auth_version=0)
+    tokens = AuthService(default_store(), correlation_id=None).issue(
+        world.id("student"), world.tenant_id, access
+    )
+    return verify_refresh(tokens.refresh_token).family_id
+
+
+def _new_invited(world: World) -> str:
+    """A user of the world invited by its admin and not accepted yet (their id)."""
+    from chalicelib.db.store import default_store
+    from chalicelib.models.users import CreateUserIn, Role
+    from chalicelib.services.accounts import AccountService
+
+    body = CreateUserIn(
+        email=f"invited-{next(_counter)}@matrix.example", name="I", role=Role.student
+    )
+    service = AccountService(default_store(), correlation_id=None)
+    return service.create_user(world.caller("admin"), body).id
 
 
 def cell(api: Api, worlds: Worlds, row: Row, caller: str) -> int:

@@ -19,6 +19,7 @@ from chalicelib.context import Actor
 from chalicelib.errors import Conflict, InstructorUnavailable, NotFound, ValidationFailed
 from chalicelib.models.audit import AuditEntry, EntityType
 from chalicelib.models.auth import Credential, Lockout, LoginWindow
+from chalicelib.models.auth import Family as StoredFamily
 from chalicelib.models.bookings import (
     WAITING_STATES,
     Booking,
@@ -46,6 +47,11 @@ class Family:
     user_id: str
     token_hash: str
     revoked: bool = False
+    ends_at: datetime | None = None
+    auth_version: int = 0
+    previous_hash: str | None = None
+    rotated_at: float | None = None
+    created_at: datetime | None = None
 
 
 class FakeStore:
@@ -207,21 +213,87 @@ class FakeAuth:
         return len(mine)
 
     def start_family(
-        self, family_id: str, user_id: str, token_hash: str, expires: datetime
+        self,
+        family_id: str,
+        user_id: str,
+        token_hash: str,
+        expires: datetime,
+        *,
+        auth_version: int = 0,
+        user_agent: str | None = None,
     ) -> None:
-        self.store.families[(self.tenant_id, family_id)] = Family(user_id, token_hash)
+        self.store.families[(self.tenant_id, family_id)] = Family(
+            user_id, token_hash, ends_at=expires, auth_version=auth_version, created_at=expires
+        )
 
-    def rotate(self, family_id: str, presented_hash: str, new_hash: str, expires: datetime) -> bool:
+    def family(self, family_id: str) -> StoredFamily | None:
+        fam = self.store.families.get((self.tenant_id, family_id))
+        if fam is None:
+            return None
+        assert fam.ends_at is not None and fam.created_at is not None
+        return StoredFamily(
+            id=family_id,
+            user_id=fam.user_id,
+            token_hash=fam.token_hash,
+            previous_hash=fam.previous_hash,
+            rotated_at=fam.rotated_at,
+            auth_version=fam.auth_version,
+            revoked=fam.revoked,
+            created_at=fam.created_at,
+            ends_at=fam.ends_at,
+            last_used_at=None,
+            user_agent=None,
+        )
+
+    def rotate(
+        self,
+        family_id: str,
+        presented_hash: str,
+        new_hash: str,
+        *,
+        now: datetime,
+        auth_version: int,
+    ) -> bool:
         fam = self.store.families.get((self.tenant_id, family_id))
         if fam is None or fam.revoked or fam.token_hash != presented_hash:
             return False
-        fam.token_hash = new_hash
+        fam.previous_hash, fam.token_hash = presented_hash, new_hash
+        fam.rotated_at, fam.auth_version = now.timestamp(), auth_version
         return True
 
-    def revoke(self, family_id: str) -> None:
+    def advance(self, family_id: str, user_id: str, auth_version: int) -> bool:
         fam = self.store.families.get((self.tenant_id, family_id))
-        if fam:
-            fam.revoked = True
+        if fam is None or fam.revoked or fam.user_id != user_id:
+            return False
+        fam.auth_version = auth_version
+        return True
+
+    def revoke(self, family_id: str, *, user_id: str | None = None) -> bool:
+        fam = self.store.families.get((self.tenant_id, family_id))
+        if fam is None or (user_id is not None and fam.user_id != user_id):
+            return False
+        fam.revoked = True
+        return True
+
+    def sessions(
+        self, user_id: str, *, limit: int, cursor: str | None
+    ) -> tuple[list[StoredFamily], str | None]:
+        found = [
+            self.family(fid)
+            for (tid, fid), fam in sorted(self.store.families.items())
+            if tid == self.tenant_id and fam.user_id == user_id and not fam.revoked
+        ]
+        return [f for f in found if f is not None][:limit], None
+
+    def end_all(self, user_id: str, *, keep: str | None = None) -> int:
+        mine = [
+            key
+            for key, fam in self.store.families.items()
+            if key[0] == self.tenant_id and fam.user_id == user_id and key[1] != keep
+        ]
+        for key in mine:
+            del self.store.families[key]
+        return len(mine)
 
 
 # --- catalog -----------------------------------------------------------------------------------

@@ -90,11 +90,15 @@ def test_the_account_ceiling_holds_across_addresses_and_a_reset_lifts_it(
 
 def test_rotation_and_reuse(world):
     store, out = world
-    auth = auth_service(store)
+    clock = FixedClock(datetime.now(UTC))
+    auth = auth_service(store, clock)
     second = auth.refresh(out.tokens.refresh_token)
     third = auth.refresh(second.refresh_token)
+    # Within the grace period the spent token gets the same successor again ...
+    assert auth.refresh(second.refresh_token).refresh_token == third.refresh_token
+    clock.advance(seconds=11)
     with pytest.raises(Unauthorized):
-        auth.refresh(second.refresh_token)  # reuse
+        auth.refresh(second.refresh_token)  # ... after it, reuse ends the login
     with pytest.raises(Unauthorized):
         auth.refresh(third.refresh_token)  # the family is gone
 

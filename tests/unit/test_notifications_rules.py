@@ -204,3 +204,43 @@ def test_the_sender_address_and_ses_configuration_come_from_configuration(monkey
     assert request["Destination"] == {"ToAddresses": ["sam@example.com"]}
     body = request["Content"]["Simple"]["Body"]
     assert body["Text"]["Data"] == "T" and body["Html"]["Data"] == "<p>H</p>"
+
+
+def test_account_changes_map_to_their_emails():
+    user = {"id": "u2", "email": "u2@example.com", "name": "U", "role": "student"}
+    invited = dict(user, invitation_pending=True)
+    # An invited user is not welcomed: their link item's insert sends the invitation.
+    assert kinds(change("created", None, invited, kind="user", actor="admin")) == []
+    link = {"id": "u2", "purpose": "invite", "seed": "s", "tenant_slug": "acme"}
+    assert kinds(change("created", None, link, kind="account_link")) == ["user_invited"]
+    reset = dict(link, purpose="reset")
+    assert kinds(change("created", None, reset, kind="account_link")) == [
+        "password_reset_requested"
+    ]
+    assert kinds(change("deleted", link, None, kind="account_link")) == []  # used or voided
+    changed = dict(user, pw_changed_at="2030-01-01T00:00:00.000Z")
+    assert kinds(change("updated", user, changed, kind="user")) == ["password_changed"]
+    # Accepting an invitation changes no password: no notice.
+    assert kinds(change("updated", invited, user, kind="user")) == []
+
+
+def test_a_link_email_carries_the_link_and_never_the_seed():
+    directory = FakeDirectory(
+        {
+            "u2": Recipient(user_id="u2", name="Ivy", email="ivy@example.com"),
+            "a1": Recipient(user_id="a1", name="Ada", email="ada@example.com"),
+        }
+    )
+    link = {
+        "id": "u2",
+        "purpose": "invite",
+        "seed": "the-seed",
+        "tenant_slug": "acme",
+        "valid_until": "2030-01-08T00:00:00.000Z",
+    }
+    [message] = notifications_for(change("created", None, link, kind="account_link"))
+    [email] = NotificationService(directory, FakeMailer()).render(message)
+    assert email.to == "ivy@example.com"
+    assert "/accept-invite?tenant=acme&token=" in email.text
+    assert "Ada" in email.text and "2030-01-08T00:00:00Z" in email.text
+    assert "the-seed" not in email.text + email.html
