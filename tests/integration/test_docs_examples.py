@@ -48,7 +48,8 @@ def test_every_documented_example_answers_as_documented(client: Any, aws: dict[s
     assert missing == set(), f"routes without a curl example in docs/: {sorted(missing)}"
 
 
-def test_the_role_table_names_every_route_with_the_roles_it_admits() -> None:
+def test_the_role_table_names_every_route_with_the_roles_it_admits(chalice_app: Any) -> None:
+    # ``chalice_app`` imports the app (which declares the routes) inside a test's environment.
     text = (DOCS / "README.md").read_text()
     rows = re.findall(r"^\| `(\w+) (/[^`]*)` \|(.+)\|$", text, flags=re.MULTILINE)
     table = {(m, p): [c.strip() for c in cells.split("|")] for m, p, cells in rows}
