@@ -31,6 +31,7 @@ import compileall
 import contextlib
 import importlib.util
 import json
+import logging
 import os
 import platform
 import shutil
@@ -273,6 +274,7 @@ def request_overhead(runs: int) -> list[list[str]]:
     from botocore.exceptions import ClientError
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
     port = closed_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -412,8 +414,7 @@ def suite_figures() -> dict[str, Any]:
                 "--no-cov",
                 "-p",
                 "no:cacheprovider",
-                "-p",
-                "no:xdist",
+                "-n0",
                 "-p",
                 "scripts.bench_pytest",
                 "tests/security/test_authorization_matrix.py",
