@@ -9,13 +9,13 @@ STAGE ?= dev
 
 # Offline targets run with fake credentials and a fixed region: nothing they do can reach a
 # real AWS account. (`deploy` uses yours: none of these apply to it.)
-OFFLINE := dev test unit integration e2e package
+OFFLINE := dev test unit integration e2e package bench
 $(OFFLINE): export AWS_DEFAULT_REGION ?= us-east-1
 $(OFFLINE): export AWS_ACCESS_KEY_ID ?= testing
 $(OFFLINE): export AWS_SECRET_ACCESS_KEY ?= testing
 $(OFFLINE): export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: lock dev test lint typecheck security fuzz browser fix hooks unit integration e2e clean venv package deploy rollback
+.PHONY: lock bench dev test lint typecheck security fuzz browser fix hooks unit integration e2e clean venv package deploy rollback
 
 venv: $(STAMP)
 
@@ -98,6 +98,14 @@ e2e: $(STAMP)
 
 package: $(STAMP)
 	$(BIN)/python scripts/package.py $(STAGE)
+
+# The performance budget as one table (README, Performance): cold start against the floor of a
+# Chalice + DynamoDB function, per-request overhead against raw boto3, DynamoDB requests and
+# capacity per route, scaling, package size. Timings are printed, never asserted; run it on a
+# quiet machine (BENCH_RUNS fresh interpreters per entry).
+BENCH_RUNS ?= 11
+bench: $(STAMP)
+	$(BIN)/python scripts/bench.py --runs $(BENCH_RUNS)
 
 deploy: $(STAMP)
 	$(BIN)/python scripts/deploy.py deploy $(STAGE) $(if $(DRY_RUN),--dry-run) \

@@ -7,15 +7,21 @@ The defaults name the local stack's resources. A deployed stage (any ``STAGE`` o
 ``local`` or ``test``) gets every resource name, the secret's ARN, the sender and the frontend
 URL from its template (``infra/deploy.json``) and refuses to start when one is missing: the
 first :func:`get_settings` (at import, on a cold start) raises an error naming the variables.
+
+Each field reads the environment variable of its name in upper case (``MAIN_TABLE``), or the
+names :data:`ENVIRONMENT_NAMES` lists; values given to ``Settings(...)`` win over the
+environment. A plain pydantic model does it: ``pydantic-settings`` cost every function's cold
+start about 40 ms (it imports asyncio and every settings source it supports) to do the same.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Annotated
+from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 #: Stages that run offline (the local stack, the test suite): local defaults are fine there.
 OFFLINE_STAGES = frozenset({"local", "test"})
@@ -33,16 +39,28 @@ DEPLOYED_REQUIRED = (
     "cors_allow_origins",
 )
 
+#: Fields read from other variables than their own name in upper case (the first one set wins).
+ENVIRONMENT_NAMES = {"aws_region": ("AWS_REGION", "AWS_DEFAULT_REGION")}
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The settings the environment sets, by field name (variable names are case-insensitive)."""
+    upper = {name.upper(): value for name, value in environ.items()}
+    values: dict[str, str] = {}
+    for field in Settings.model_fields:
+        for name in ENVIRONMENT_NAMES.get(field, (field.upper(),)):
+            if name in upper:
+                values[field] = upper[name]
+                break
+    return values
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     #: ``local`` / ``test`` run offline; any other stage is deployed and must be told everything.
     stage: str = "local"
-    aws_region: str = Field(
-        default="us-east-1",
-        validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
-    )
+    aws_region: str = "us-east-1"
     #: An emulator's endpoint (the local stack and some tests); None on AWS.
     aws_endpoint_url: str | None = None
 
@@ -93,7 +111,7 @@ class Settings(BaseSettings):
     reset_emails_per_hour: int = Field(default=3, ge=1)
 
     # HTTP.
-    cors_allow_origins: Annotated[list[str], NoDecode] = ["*"]
+    cors_allow_origins: list[str] = ["*"]
     max_body_bytes: int = 64 * 1024
     #: GET /health asks the database at most this often per container (a cheap, bounded check).
     health_cache_seconds: float = Field(default=5.0, ge=0)
@@ -120,6 +138,14 @@ class Settings(BaseSettings):
     local_schedule_seconds: float = Field(default=15.0, gt=0)
     local_state_dir: str = ".local"
     local_parent_pid: int | None = None  # the local stack exits when this process is gone
+
+    @model_validator(mode="before")
+    @classmethod
+    def _environment(cls, data: Any) -> Any:
+        """The environment's values, under the ones given explicitly."""
+        if not isinstance(data, dict):
+            return data
+        return {**from_environment(os.environ), **data}
 
     @model_validator(mode="after")
     def _windows_nest(self) -> Settings:

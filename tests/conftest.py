@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.accounts import PASSWORD, TenantLogin, new_tenant
 from tests.support.clock import FixedClock
-from tests.support.counting import RequestCounter
+from tests.support.counting import RequestCounter, count_requests
 from tests.support.emulator import empty_world, emulator, fresh_world, reset_app_caches
 from tests.support.http import Api
 
@@ -93,17 +93,7 @@ def aws_requests(monkeypatch: pytest.MonkeyPatch) -> RequestCounter:
 
     Wraps botocore's ``BaseClient._make_api_call``, so it counts real requests, not code paths.
     """
-    import botocore.client
-
-    counter = RequestCounter()
-    original = botocore.client.BaseClient._make_api_call
-
-    def counting(self: Any, operation_name: str, api_params: Any) -> Any:
-        counter.calls.append((self.meta.service_model.service_name, operation_name))
-        return original(self, operation_name, api_params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
-    return counter
+    return count_requests(monkeypatch.setattr)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from chalicelib.auth.tokens import verify_access
 from chalicelib.context import Caller
 from chalicelib.db.store import default_store
 from chalicelib.errors import Forbidden, Unauthorized
@@ -20,6 +19,8 @@ def authenticate(headers: dict[str, str], correlation_id: str, *, fresh: bool) -
 
     An ``X-Tenant-Id`` header, when sent, must name the token's tenant.
     """
+    from chalicelib.auth.tokens import verify_access  # PyJWT: on the first request, not at init
+
     scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("A bearer access token is required.")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from chalicelib.api.framework import Api, Request
-from chalicelib.db.bookings import request_once
 from chalicelib.db.store import default_store
 from chalicelib.errors import ValidationFailed
 from chalicelib.models.bookings import (
@@ -25,6 +24,8 @@ _IDEMPOTENCY_KEY_MAX = 128
 def _service(req: Request) -> BookingService:
     store = default_store()
     repo = store.bookings(req.user.tenant_id, req.user.actor)
+    from chalicelib.db.bookings import request_once  # PynamoDB: on first use, not at init
+
     return BookingService(req.user, repo, once=request_once, clock=store.clock)
 
 

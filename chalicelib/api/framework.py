@@ -4,11 +4,18 @@ One decorator, in this order: correlation id and per-request log keys, authentic
 token, then the user's current role and status) and the role gate (``authentication.py``),
 path ids, body size limit, media type, JSON parsing, pydantic validation of body and query,
 the handler, response serialisation, error mapping to the envelope (``errors.py``; an
-unreachable database is a 503), CORS headers (``cors.py``), and the route's OpenAPI entry
-(``ROUTES``). A route handler parses nothing, calls one service and returns a model.
+unreachable database is a 503), CORS headers (``cors.py``), the caching headers, and the route's
+OpenAPI entry (``ROUTES``). A route handler parses nothing, calls one service and returns a model.
 
 Writes (every method but GET) and admin-only routes read the caller's role and status fresh;
 other reads may use a copy at most ``access_cache_seconds`` old (``services/access.py``).
+
+Caching: an answer that names no ``Cache-Control`` of its own (only the public API description
+and its page do) is ``private, no-cache`` for reads (a browser keeps it but revalidates it, with
+its ``ETag`` where it has one; no shared cache keeps it) and ``no-store`` for writes (tokens
+among them). Every answer varies on ``Origin`` (its CORS headers), and every answer of a route
+that reads a token on ``Authorization`` too: no cache can hand one caller's (or tenant's) answer
+to another.
 """
 
 from __future__ import annotations
@@ -50,6 +57,8 @@ _JSON = "application/json"
 _UTF8 = {"utf-8", "utf8"}
 #: Log keys of one request (kept per thread: the local stack serves requests on threads).
 _REQUEST_LOG_KEYS = ("correlation_id", "route", "tenant_id", "user_id")
+PRIVATE_READ = "private, no-cache"
+PRIVATE_WRITE = "no-store"
 
 
 class NoBody(StrictModel):
@@ -262,10 +271,19 @@ def _dispatch(
             response = fault_response(exc)
         response.headers["X-Correlation-Id"] = correlation_id
         response.headers.update(cors_headers(headers.get("origin")))
+        _cache_headers(spec, response)
         logger.info("request", extra={"status": response.status_code})
         return response
     finally:
         logger.thread_safe_remove_keys(_REQUEST_LOG_KEYS)
+
+
+def _cache_headers(spec: RouteSpec, response: Response) -> None:
+    headers = response.headers
+    if "Cache-Control" not in headers:
+        read = spec.method in ("GET", "HEAD")
+        headers["Cache-Control"] = PRIVATE_READ if read else PRIVATE_WRITE
+    headers["Vary"] = "Authorization, Origin" if spec.auth else "Origin"
 
 
 def _handle(

@@ -21,7 +21,6 @@ from pydantic import Field
 from swagger_ui_bundle import swagger_ui_path
 
 from chalicelib.api.framework import Api, Reply, Request
-from chalicelib.db.base import probe
 from chalicelib.db.store import default_store
 from chalicelib.models.common import Out
 from chalicelib.services.health import HealthService
@@ -157,6 +156,8 @@ def _document() -> Static:
 def health(req: Request) -> Reply:
     """Health: the function answers; `checks` says whether the database does (503 if not)."""
     store = default_store()
+    from chalicelib.db.base import probe  # PynamoDB: on first use, not at init
+
     report = HealthService({"dynamodb": probe}, clock=store.clock).report()
     body = Health(status="ok" if report.healthy else "degraded", checks=report.checks)
     return Reply(body=body, status=200 if report.healthy else 503)

@@ -148,8 +148,15 @@ _HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "integer", "minimum": 1, "examples": [900]},
     },
     "Cache-Control": {
-        "description": "How long caches may keep the answer.",
-        "schema": {"type": "string", "examples": ["public, max-age=300"]},
+        "description": "How caches may keep the answer: `private, no-cache` for reads (a browser "
+        "revalidates its copy, with `If-None-Match` where the answer has an `ETag`), `no-store` "
+        "for writes; only the API description and its page are `public`.",
+        "schema": {"type": "string", "examples": ["private, no-cache", "public, max-age=300"]},
+    },
+    "Vary": {
+        "description": "`Authorization, Origin` (`Origin` alone where no token is read): a "
+        "cache never hands one caller's answer to another.",
+        "schema": {"type": "string", "examples": ["Authorization, Origin"]},
     },
     "Content-Security-Policy": {
         "description": "What the page may load: this API's own scripts, styles and data only.",
@@ -224,6 +231,10 @@ with a `curl` example for every operation; this document is their exact, machine
   method a path does not have answers 405 `method_not_allowed` (see the `NotFound` and
   `MethodNotAllowed` responses); a body that is not `application/json` answers 415.
 * **Correlation**: every answer carries `X-Correlation-Id`.
+* **Caching**: tenant data answers `Cache-Control: private, no-cache` with
+  `Vary: Authorization, Origin` (writes: `no-store`), so no shared cache keeps it and browsers
+  revalidate; `GET /courses/{course_id}` answers 304 to a current `If-None-Match`. The API
+  description and `/docs` are `public, max-age=300` with an `ETag`.
 * **Pagination**: list operations take `limit` (1..100, default 20) and `cursor`, and answer
   `{"items": [...], "next_cursor": "<opaque>" | null}`.
 * **CORS**: every path answers the preflight `OPTIONS`; allowed origins come from the stage's
@@ -295,7 +306,13 @@ def _error_statuses(spec: RouteSpec) -> list[int]:
 
 
 def _answer_headers(*extra: str) -> dict[str, Any]:
-    names = ("X-Correlation-Id", "Access-Control-Allow-Origin", "Access-Control-Expose-Headers")
+    names = (
+        "X-Correlation-Id",
+        "Cache-Control",
+        "Vary",
+        "Access-Control-Allow-Origin",
+        "Access-Control-Expose-Headers",
+    )
     return {name: {"$ref": f"#/components/headers/{name}"} for name in (*names, *extra)}
 
 

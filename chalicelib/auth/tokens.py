@@ -21,16 +21,34 @@ import base64
 import hashlib
 import hmac
 import secrets
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-
-import jwt
 
 from chalicelib.config import get_settings
 from chalicelib.errors import Unauthorized
 from chalicelib.models.users import Role
 from chalicelib.secrets import derived_key
+
+
+@contextmanager
+def _without_cryptography() -> Iterator[None]:
+    """PyJWT imports ``cryptography`` when it is installed, for RSA and EC keys (about 35 ms of a
+    cold start). Tokens are HS256 only (no RSA key can be configured), so PyJWT is loaded with
+    that import failing, as if it were absent. A process that already loaded either keeps it.
+    Imported by the first token use, so a function that never sees one never loads PyJWT."""
+    if "jwt" in sys.modules or "cryptography" in sys.modules:
+        yield
+        return
+    sys.modules["cryptography"] = None  # type: ignore[assignment]  # makes the import fail
+    try:
+        yield
+    finally:
+        del sys.modules["cryptography"]
+
 
 ALGORITHM = "HS256"
 ACCESS = "access"
@@ -94,6 +112,9 @@ def _encode(
         "jti": jti or secrets.token_urlsafe(16),
         "typ": kind,
     }
+    with _without_cryptography():
+        import jwt
+
     return jwt.encode(body, _key(kind), algorithm=ALGORITHM)
 
 
@@ -112,6 +133,9 @@ def _decode(token: str, kind: str) -> dict[str, Any]:
     settings = get_settings()
     if len(token) > MAX_TOKEN_CHARS:
         raise _invalid()
+    with _without_cryptography():
+        import jwt
+
     try:
         header = jwt.get_unverified_header(token)
         if not set(header) <= _HEADER_FIELDS:

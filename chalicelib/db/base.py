@@ -110,6 +110,13 @@ class MainItem(Model):
     gsi3 = _Gsi3()
     due = _Due()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Each entity gets its own PynamoDB connection, whose index metadata comes from the
+        entity's own schema: an entity module imported after a parent's connection exists (the
+        store imports repositories on first use) must not inherit the parent's."""
+        super().__init_subclass__(**kwargs)
+        cls._connection = None
+
     def stamp(self, actor: Actor, *, created: bool = False) -> None:
         """Record who changed the item and under which request (read by the audit stream)."""
         now = iso(utcnow())

@@ -40,6 +40,7 @@ from chalicelib.models.catalog import (
     CourseRecord,
     CourseSummary,
     CourseTree,
+    CourseVersion,
     LessonRecord,
     ModuleRecord,
 )
@@ -182,6 +183,28 @@ class CatalogRepository:
         if course is None:
             return None
         return CourseTree(course=course, modules=modules, lessons=lessons)
+
+    def version(self, course_id: str) -> CourseVersion | None:
+        """One GetItem of the course item, projected to what a conditional read needs (a
+        fraction of a read unit however large the tree): every child write bumps
+        ``tree_version`` in the same transaction, so it stands for the whole tree."""
+        try:
+            pk, sk = keys.course_key(self.tenant_id, course_id)
+        except ValueError:
+            return None
+        try:
+            item = CourseItem.get(
+                pk,
+                sk,
+                attributes_to_get=["type", "tree_version", "published", "deleting_at"],
+            )
+        except CourseItem.DoesNotExist:
+            return None
+        return CourseVersion(
+            tree_version=int(item.tree_version or 1),
+            published=bool(item.published),
+            deleting=item.deleting_at is not None,
+        )
 
     def list_courses(
         self, *, published_only: bool, limit: int, cursor: str | None

@@ -1,22 +1,28 @@
 """The DynamoDB-backed store: hands out repositories, each bound to one tenant, and the clock
-the services built on them share (``utcnow``; tests give the store a fixed one)."""
+the services built on them share (``utcnow``; tests give the store a fixed one).
+
+Each repository module (and PynamoDB with it) is imported by the first call that needs it:
+importing the store costs a function's cold start nothing."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalicelib.clock import Clock, utcnow
 from chalicelib.context import Actor
-from chalicelib.db import tenants as _tenants
-from chalicelib.db.accounts import AccountRepository
-from chalicelib.db.audit import AuditRepository, AuditTable
-from chalicelib.db.auth import AuthRepository
-from chalicelib.db.bookings import BookingRepository
-from chalicelib.db.catalog import CatalogRepository
-from chalicelib.db.directory import DynamoDirectory
-from chalicelib.db.escalation_queue import EscalationQueue
-from chalicelib.db.tenants import TenantRepository
-from chalicelib.db.users import UserRepository
-from chalicelib.models.tenants import Tenant
-from chalicelib.models.users import User
+
+if TYPE_CHECKING:  # the repositories (and PynamoDB) load on a function's first use, not at init
+    from chalicelib.db.accounts import AccountRepository
+    from chalicelib.db.audit import AuditRepository, AuditTable
+    from chalicelib.db.auth import AuthRepository
+    from chalicelib.db.bookings import BookingRepository
+    from chalicelib.db.catalog import CatalogRepository
+    from chalicelib.db.directory import DynamoDirectory
+    from chalicelib.db.escalation_queue import EscalationQueue
+    from chalicelib.db.tenants import TenantRepository
+    from chalicelib.db.users import UserRepository
+    from chalicelib.models.tenants import Tenant
+    from chalicelib.models.users import User
 
 
 class DynamoStore:
@@ -27,43 +33,67 @@ class DynamoStore:
 
     # every tenant (sign-up, login)
     def tenant_id_for_slug(self, slug: str) -> str | None:
-        return _tenants.tenant_id_for_slug(slug)
+        from chalicelib.db import tenants
+
+        return tenants.tenant_id_for_slug(slug)
 
     def create_tenant_with_admin(
         self, tenant: Tenant, admin: User, password_hash: str, actor: Actor
     ) -> None:
-        _tenants.create_tenant_with_admin(tenant, admin, password_hash, actor)
+        from chalicelib.db import tenants
+
+        tenants.create_tenant_with_admin(tenant, admin, password_hash, actor)
 
     # one tenant
     def tenants(self, tenant_id: str, actor: Actor) -> TenantRepository:
+        from chalicelib.db.tenants import TenantRepository
+
         return TenantRepository(tenant_id, actor)
 
     def users(self, tenant_id: str, actor: Actor) -> UserRepository:
+        from chalicelib.db.users import UserRepository
+
         return UserRepository(tenant_id, actor)
 
     def auth(self, tenant_id: str, actor: Actor) -> AuthRepository:
+        from chalicelib.db.auth import AuthRepository
+
         return AuthRepository(tenant_id, actor)
 
     def accounts(self, tenant_id: str, actor: Actor) -> AccountRepository:
+        from chalicelib.db.accounts import AccountRepository
+
         return AccountRepository(tenant_id, actor)
 
     def bookings(self, tenant_id: str, actor: Actor) -> BookingRepository:
+        from chalicelib.db.bookings import BookingRepository
+
         return BookingRepository(tenant_id, actor)
 
     def catalog(self, tenant_id: str, actor: Actor) -> CatalogRepository:
+        from chalicelib.db.catalog import CatalogRepository
+
         return CatalogRepository(tenant_id, actor)
 
     def audit(self, tenant_id: str) -> AuditRepository:
+        from chalicelib.db.audit import AuditRepository
+
         return AuditRepository(tenant_id)
 
     # the system's own work (stream and queue consumers, the scheduled finder)
     def audit_log(self) -> AuditTable:
+        from chalicelib.db.audit import AuditTable
+
         return AuditTable()
 
     def escalations(self) -> EscalationQueue:
+        from chalicelib.db.escalation_queue import EscalationQueue
+
         return EscalationQueue()
 
     def directory(self) -> DynamoDirectory:
+        from chalicelib.db.directory import DynamoDirectory
+
         return DynamoDirectory()
 
 

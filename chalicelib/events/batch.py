@@ -5,59 +5,24 @@ record it parses the message (a malformed one is counted, logged and reported fa
 message's correlation id and tenant on the log lines of that record only, runs the handler
 (a failure is counted, logged and reported failed) and answers the partial-failure report;
 then it publishes the batch's metrics. Stream batches keep their order: after a failed record,
-the rest of the batch is reported failed without running (:class:`StreamBatchProcessor`).
+the rest of the batch is reported failed without running (``processors.py``).
+
+Powertools' batch utility and the stream record parser are imported by the first batch, not
+with the app: every function imports the whole app, and only the event functions need them.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-
-from chalicelib.db.changes import parse_record
 from chalicelib.models.messages import Change
 from chalicelib.observability import BatchMetrics, logger
 
-
-class NotProcessed(Exception):
-    """A stream record after a failed one: left for the retry, which starts at the failure."""
-
-
-class StreamBatchProcessor(BatchProcessor):
-    """Powertools' batch processor for DynamoDB streams, with stream semantics.
-
-    Records of a shard must take effect in order. Once one record fails, every later record of
-    the batch is reported failed too (without running it): Lambda then checkpoints just before
-    the first failure, the earlier records stay committed, and the retry starts at the failure.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
-        self._failed = False
-
-    def _prepare(self) -> None:
-        super()._prepare()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
-        self._failed = False
-
-    def _process_record(self, record: dict[str, Any]) -> Any:
-        if self._failed:
-            try:
-                raise NotProcessed("an earlier record of this batch failed")
-            except NotProcessed:
-                data = self._to_batch_type(record=record, event_type=self.event_type)
-                return self.failure_handler(record=data, exception=sys.exc_info())
-        result = super()._process_record(record)
-        if result[0] == "fail":
-            self._failed = True
-        return result
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
 
 
 class Traced(Protocol):
@@ -84,6 +49,9 @@ class Source(Generic[M]):
 
 def stream_changes() -> Source[Change]:
     """The main table's change stream: records become :class:`Change` s, in order."""
+    from chalicelib.db.changes import parse_record
+    from chalicelib.events.processors import StreamBatchProcessor
+
     return Source(
         processor=StreamBatchProcessor,
         parse=lambda record: parse_record(record.raw_event),
@@ -95,10 +63,10 @@ def stream_changes() -> Source[Change]:
 def queue_messages(parse: Callable[[str], M], label: str) -> Source[M]:
     """An SQS queue whose bodies ``parse`` reads (a pydantic model's ``model_validate_json``);
     a failed message is retried alone, then goes to the queue's DLQ."""
+    from chalicelib.events.processors import queue_processor
+
     return Source(
-        processor=lambda: BatchProcessor(
-            event_type=EventType.SQS, raise_on_entire_batch_failure=False
-        ),
+        processor=queue_processor,
         parse=lambda record: parse(record.body),
         malformed=f"malformed {label} message",
         record_id=lambda record: {"sqs_id": record.message_id},
@@ -142,6 +110,8 @@ def process_batch(
     failure: Failure[M],
 ) -> dict[str, Any]:
     """Run ``handle`` on every record of the batch; answer Lambda's partial-failure report."""
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
     metrics = BatchMetrics(function)
 
     def record_handler(record: Any) -> object:

@@ -155,6 +155,15 @@ class CourseListQuery(ListQuery):
 
 # --- records: what the data layer hands the service (no PynamoDB types) --------------------
 @dataclass(frozen=True)
+class CourseVersion:
+    """What decides a conditional read of a course: its tree's version and its visibility."""
+
+    tree_version: int
+    published: bool
+    deleting: bool
+
+
+@dataclass(frozen=True)
 class CourseRecord:
     id: str
     title: str

@@ -21,17 +21,22 @@ from pydantic_core import PydanticCustomError
 
 T = TypeVar("T")
 
+#: Every model builds its validator and serializer when first used, not when its class is
+#: defined: each Lambda function imports every model of the app (all handlers live in app.py)
+#: and uses a few, so building them all cost each cold start tens of milliseconds.
+DEFERRED = ConfigDict(defer_build=True)
+
 
 class StrictModel(BaseModel):
     """Request bodies: unknown fields are rejected (422)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class Out(BaseModel):
     """Response bodies."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -111,7 +116,7 @@ class ErrorDetail(BaseModel):
     body), what is wrong, pydantic's error type, and where the field is when it is not in the
     body (``query``, ``header``)."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, defer_build=True)
 
     field: str | None = Field(examples=["admin.email"])
     problem: str = Field(examples=["String should have at least 12 characters"])
@@ -120,6 +125,8 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorBody(BaseModel):
+    model_config = DEFERRED
+
     code: str = Field(examples=["validation_error"])
     message: str
     details: list[ErrorDetail] = Field(default_factory=list)
@@ -128,12 +135,16 @@ class ErrorBody(BaseModel):
 class ErrorEnvelope(BaseModel):
     """Every error answer: ``{"error": {"code", "message", "details"}}``."""
 
+    model_config = DEFERRED
+
     error: ErrorBody
 
 
 class Page(BaseModel, Generic[T]):
     """One page of a list: pass ``next_cursor`` back as ``cursor`` for the next; ``null`` when
     this is the last page."""
+
+    model_config = DEFERRED
 
     items: list[T]
     next_cursor: str | None = None
@@ -142,7 +153,7 @@ class Page(BaseModel, Generic[T]):
 class QueryModel(BaseModel):
     """Query strings: unknown parameters are ignored (frontends add cache busters)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class ListQuery(QueryModel):

@@ -15,7 +15,7 @@ Key = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 class Message(BaseModel):
     """Queue messages are strict: an unknown shape is a poison message, not a guess."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class NotificationKind(StrEnum):
@@ -66,7 +66,7 @@ class Change(BaseModel):
     """One change of a main-table item, as read from the stream (images are plain JSON
     without key attributes and without secrets)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     event_id: str
     sequence: str
@@ -94,7 +94,7 @@ class Change(BaseModel):
 class Recipient(BaseModel):
     """A person an email goes to."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     user_id: str
     name: str
@@ -104,7 +104,7 @@ class Recipient(BaseModel):
 class OutgoingEmail(BaseModel):
     """One rendered email to one recipient; ``key`` makes its sending exactly-once."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     key: str
     tenant_id: str

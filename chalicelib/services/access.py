@@ -17,14 +17,16 @@ reads may use a per-container copy at most ``access_cache_seconds`` old (the con
 from __future__ import annotations
 
 import threading
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from chalicelib.auth.tokens import Principal
 from chalicelib.clock import Clock, utcnow
 from chalicelib.config import get_settings
 from chalicelib.context import Actor, Caller
 from chalicelib.errors import Unauthorized
 from chalicelib.models.users import Access
+
+if TYPE_CHECKING:
+    from chalicelib.auth.tokens import Principal
 
 
 class AccessRepo(Protocol):

@@ -31,6 +31,7 @@ from chalicelib.models.catalog import (
     CourseRecord,
     CourseSummary,
     CourseTree,
+    CourseVersion,
     Lesson,
     LessonIn,
     LessonPatchIn,
@@ -45,6 +46,7 @@ from chalicelib.models.users import Role
 from chalicelib.services.catalog_views import (
     CourseRead,
     course_view,
+    etag_for,
     etag_matches,
     etag_of,
     lesson_view,
@@ -64,6 +66,7 @@ class CatalogRepo(Protocol):
     """The catalog of one tenant (``db.catalog.CatalogRepository``; a fake in unit tests)."""
 
     def tree(self, course_id: str, *, consistent: bool = False) -> CourseTree | None: ...
+    def version(self, course_id: str) -> CourseVersion | None: ...
     def list_courses(
         self, *, published_only: bool, limit: int, cursor: str | None
     ) -> Page[CourseSummary]: ...
@@ -162,6 +165,17 @@ class CatalogService:
         return self.repo.list_courses(published_only=self._is_student, limit=limit, cursor=cursor)
 
     def get_course(self, course_id: str, if_none_match: str | None = None) -> CourseRead:
+        """A caller that holds a copy (``If-None-Match``) is answered from the course's version
+        alone (one small read) when the copy is current; otherwise the whole tree is read."""
+        if if_none_match:
+            version = self.repo.version(course_id)
+            if version is None or version.deleting:
+                raise NotFound("course")
+            if self._is_student and not version.published:
+                raise NotFound("course")
+            etag = etag_for(self.caller.tenant_id, course_id, version.tree_version)
+            if etag_matches(if_none_match, etag):
+                return CourseRead(etag=etag, course=None)
         tree = self._readable(self.repo.tree(course_id))
         etag = etag_of(self.caller.tenant_id, tree.course)
         if etag_matches(if_none_match, etag):

@@ -72,7 +72,7 @@ def test_every_function_is_told_every_resource_by_the_template(
             assert target in template["Resources"] or target in template["Parameters"]
         # ... and configuration accepts what the template hands over on this stage.
         environment = {k: str(resolve(v)) for k, v in variables.items()}
-        settings = Settings(**{k.lower(): v for k, v in environment.items()})  # type: ignore[arg-type]
+        settings = Settings(**{k.lower(): v for k, v in environment.items()})
         assert settings.main_table == "MainTable"
         assert settings.notifications_queue_url.endswith("/NotificationsQueue")
 

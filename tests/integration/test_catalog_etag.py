@@ -78,3 +78,29 @@ def test_a_patch_that_changes_nothing_keeps_the_etag(api: Api, acme) -> None:
     r = api.patch(f"/courses/{cid}/modules/{mid}/lessons/{lid}", {"title": None}, token=t)
     assert r.status == 200
     assert _get(api, t, cid).headers["etag"] == before
+
+
+def test_a_current_copy_costs_one_small_read_however_large_the_course(
+    api: Api, acme, aws_requests
+) -> None:
+    t = acme.token
+    cid = make_course(api, t, published=True)["id"]
+    mid = make_module(api, t, cid)["id"]
+    for n in range(3):
+        make_lesson(api, t, cid, mid, f"lesson {n}")
+    tag = _get(api, t, cid).headers["etag"]
+    _get(api, t, cid)  # the caller's access is now as this container keeps it for reads
+
+    aws_requests.reset()
+    assert _get(api, t, cid, tag).status == 304
+    assert aws_requests.operations() == ["GetItem"]  # the course's version, not its tree
+    assert aws_requests.items_read() == 1
+
+    aws_requests.reset()
+    assert _get(api, t, cid).status == 200
+    assert aws_requests.operations() == ["Query"]  # no copy held: the tree, nothing more
+    assert aws_requests.items_read() == 5  # course, module, three lessons
+
+    aws_requests.reset()
+    assert _get(api, t, cid, '"stale"').status == 200
+    assert aws_requests.operations() == ["GetItem", "Query"]

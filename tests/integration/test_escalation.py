@@ -185,10 +185,11 @@ def _bulk_bookings(total: int, stale: int) -> list[str]:
     return stale_ids
 
 
-def test_escalation_requests_stay_flat_as_bookings_grow(client, aws, aws_requests):
-    """The finder and the consumer make the same requests at 100 and at 5,000 bookings."""
+def test_escalation_requests_stay_flat_as_bookings_grow(client, aws, aws_requests, record_property):
+    """The finder and the consumer make the same requests, and read the same items, at 100 and
+    at 5,000 bookings (``make bench`` prints the figures)."""
     queue = QueueTap(aws["ESCALATION_QUEUE_URL"])
-    measured: dict[int, tuple[list[str], list[str]]] = {}
+    measured: dict[int, tuple[list[str], list[str], int, int]] = {}
     loaded = 0
     for total in (100, 5000):
         stale_ids = _bulk_bookings(total - loaded, STALE)  # the earlier stale ones are escalated
@@ -197,16 +198,30 @@ def test_escalation_requests_stay_flat_as_bookings_grow(client, aws, aws_request
         aws_requests.reset()
         assert find(client) == {"queued": STALE}
         finder = aws_requests.operations("dynamodb") + aws_requests.operations("sqs")
+        finder_items = aws_requests.items_read()
         messages = queue.records()
         assert sorted(json.loads(m["body"])["booking_id"] for m in messages) == sorted(stale_ids)
 
         aws_requests.reset()
         assert failures(escalate(client, messages)) == []
         consumer = aws_requests.operations("dynamodb") + aws_requests.operations("sqs")
+        consumer_items = aws_requests.items_read()
 
         assert "Scan" not in finder + consumer
         assert finder.count("Query") == 8  # one per shard of the sparse due index
         assert finder.count("SendMessageBatch") == 1  # five messages, one request
         assert consumer == ["UpdateItem"] * STALE  # one conditional write per stale booking
-        measured[total] = (finder, consumer)
+        assert finder_items == STALE  # only the due ones, wherever they are in the index
+        measured[total] = (finder, consumer, finder_items, consumer_items)
     assert measured[100] == measured[5000]
+    record_property(
+        "bench_scaling",
+        {
+            "escalation finder": {
+                f"{n:,}": {"requests": len(m[0]), "items_read": m[2]} for n, m in measured.items()
+            },
+            "escalation consumer": {
+                f"{n:,}": {"requests": len(m[1]), "items_read": m[3]} for n, m in measured.items()
+            },
+        },
+    )

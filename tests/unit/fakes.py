@@ -32,6 +32,7 @@ from chalicelib.models.catalog import (
     CourseRecord,
     CourseSummary,
     CourseTree,
+    CourseVersion,
     LessonRecord,
     ModuleRecord,
 )
@@ -320,6 +321,15 @@ class FakeCatalog:
             return None
         return CourseTree(
             course=tree.course, modules=list(tree.modules), lessons=list(tree.lessons)
+        )
+
+    def version(self, course_id: str) -> CourseVersion | None:
+        tree = self.store.courses.get(self._key(course_id))
+        if tree is None:
+            return None
+        c = tree.course
+        return CourseVersion(
+            tree_version=c.tree_version, published=c.published, deleting=c.deleting
         )
 
     def list_courses(
