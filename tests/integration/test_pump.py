@@ -11,7 +11,8 @@ import boto3
 import pytest
 from chalice import Chalice
 
-from chalicelib.local.pump import EventPump, failed_ids
+from chalicelib.local.lambda_runtime import failed_ids
+from chalicelib.local.pump import EventPump
 from chalicelib.local.scheduler import Scheduler
 
 
