@@ -135,6 +135,9 @@ class MailPrinter:
 
 
 def main() -> int:
+    from chalicelib.local.diagnostics import start_tracing, stats_page
+
+    start_tracing()
     _logging()
     from chalicelib.config import get_settings
 
@@ -159,7 +162,7 @@ def main() -> int:
     from chalicelib.local.server import MotoServer
 
     try:
-        moto = MotoServer(HOST, moto_port).start()
+        moto = MotoServer(HOST, moto_port, pages={"stats": stats_page}).start()
     except OSError as exc:
         log.error("cannot serve the emulator on %s:%s (%s); set MOTO_PORT", HOST, moto_port, exc)
         return 1

@@ -18,20 +18,29 @@ from typing import Any
 log = logging.getLogger("tutorbook.local.moto")
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+#: A local-only page: (query string) -> (status, content type, body).
+LocalPage = Callable[[str], tuple[int, str, bytes]]
+LOCAL_PREFIX = "/_local/"
 
 
 class SerialisedApp:
     """A WSGI middleware that lets one request at a time into the wrapped app.
 
     The whole response body is produced under the lock, so a lazily generated body cannot
-    read the emulator's state while another request changes it.
+    read the emulator's state while another request changes it. Paths under ``/_local/`` are
+    the local stack's own pages (mail, memory statistics), answered under the same lock so they
+    see the emulator's state between requests; nothing else of the local stack ever ships.
     """
 
-    def __init__(self, app: WsgiApp) -> None:
+    def __init__(self, app: WsgiApp, pages: dict[str, LocalPage] | None = None) -> None:
         self.app = app
+        self.pages = dict(pages or {})
         self.lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        path = str(environ.get("PATH_INFO", ""))
+        if path.startswith(LOCAL_PREFIX):
+            return self._page(path, str(environ.get("QUERY_STRING", "")), start_response)
         with self.lock:
             result = self.app(environ, start_response)
             try:
@@ -40,6 +49,19 @@ class SerialisedApp:
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
+
+    def _page(self, path: str, query: str, start_response: Callable[..., Any]) -> list[bytes]:
+        page = self.pages.get(path[len(LOCAL_PREFIX) :])
+        if page is None:
+            status, kind, body = 404, "text/plain", b"no such local page\n"
+        else:
+            with self.lock:
+                status, kind, body = page(query)
+        reason = {200: "OK", 404: "Not Found"}.get(status, "Error")
+        start_response(
+            f"{status} {reason}", [("Content-Type", kind), ("Content-Length", str(len(body)))]
+        )
+        return [body]
 
 
 def is_emulator(url: str, timeout: float = 1.0) -> bool:
@@ -55,9 +77,13 @@ def is_emulator(url: str, timeout: float = 1.0) -> bool:
 class MotoServer:
     """moto's WSGI app behind :class:`SerialisedApp`, served by werkzeug on a thread."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 5000) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 5000, pages: dict[str, LocalPage] | None = None
+    ) -> None:
         self.host = host
         self.port = port
+        self.pages = pages or {}
+        self.app: SerialisedApp | None = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.reused = False
@@ -79,9 +105,9 @@ class MotoServer:
         )
         from werkzeug.serving import make_server
 
-        app = SerialisedApp(DomainDispatcherApplication(create_backend_app))
+        self.app = SerialisedApp(DomainDispatcherApplication(create_backend_app), self.pages)
         self._server = make_server(
-            self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler
+            self.host, self.port, self.app, threaded=True, request_handler=MotoRequestHandler
         )
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(
