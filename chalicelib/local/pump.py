@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -93,6 +94,19 @@ class EventPump:
                     max_retries=max_retries,
                 )
 
+    def acknowledged(self) -> dict[str, int]:
+        """Per table: the sequence number every stream function of the app has finished with
+        (records up to it may be trimmed from the emulator's stream)."""
+        done: dict[str, list[int | None]] = {}
+        for source in self.sources:
+            if isinstance(source, StreamSource) and source.table is not None:
+                done.setdefault(source.table, []).append(source.acknowledged())
+        return {
+            table: min(n for n in numbers if n is not None)
+            for table, numbers in done.items()
+            if None not in numbers
+        }
+
     def poll_once(self) -> int:
         """One batch from every source; answers how many messages/records were delivered."""
         return sum(source.poll() for source in self.sources)
@@ -136,7 +150,9 @@ class EventPump:
                 self._stop.wait(self.idle_seconds)
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop polling; wait at most ``timeout`` seconds in all for batches in flight."""
         self._stop.set()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
         self._threads.clear()

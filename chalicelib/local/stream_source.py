@@ -75,7 +75,37 @@ class StreamSource:
                 raise
             self.current_stream(refresh=True)  # the table was re-created: follow its new stream
             return 0
+        for shard in shards:
+            self._skip_trimmed(shard)
         return sum(self._poll_shard(arn, shard["ShardId"]) for shard in shards)
+
+    def _skip_trimmed(self, shard: dict[str, Any]) -> None:
+        """A checkpoint older than the shard's oldest record (the stream was trimmed past it,
+        as DynamoDB trims after 24 hours) resumes at the oldest record, with a warning."""
+        checkpoint = self.checkpoints.get(shard["ShardId"])
+        oldest = shard.get("SequenceNumberRange", {}).get("StartingSequenceNumber")
+        if checkpoint is not None and oldest is not None and int(checkpoint) + 1 < int(oldest):
+            log.warning(
+                "%s: records after %s were trimmed from the stream; resuming at %s",
+                self.name,
+                checkpoint,
+                oldest,
+            )
+            del self.checkpoints[shard["ShardId"]]
+
+    @property
+    def table(self) -> str | None:
+        """The name of the table whose stream this function reads (once it has read it)."""
+        if self._current_arn is None:
+            return None
+        return self._current_arn.split(":", 5)[5].split("/")[1]
+
+    def acknowledged(self) -> int | None:
+        """The sequence number up to which this function is done with its stream (moto's
+        streams have one shard), or None before it has finished any record."""
+        if len(self.checkpoints) != 1:
+            return None
+        return int(next(iter(self.checkpoints.values())))
 
     def _poll_shard(self, arn: str, shard_id: str) -> int:
         checkpoint = self.checkpoints.get(shard_id)

@@ -393,3 +393,44 @@ def test_a_scheduled_function_that_raises_does_not_stop_the_others(aws: dict[str
 
     assert Scheduler(app).run_once() == 1
     assert ran == ["fine"]
+
+
+def test_the_pump_reports_how_far_every_stream_function_has_got(aws: dict[str, str], ddb: Any):
+    rec = Recorder(aws)
+    pump = EventPump(rec.app)
+    assert pump.acknowledged() == {}  # nothing read yet: nothing may be trimmed
+    for sk in "abc":
+        put(ddb, aws, sk)
+
+    pump.drain()
+
+    done = pump.acknowledged()
+    last = max(
+        int(r["dynamodb"]["SequenceNumber"]) for e in rec.stream_events for r in e["Records"]
+    )
+    assert done == {aws["MAIN_TABLE"]: last}
+
+
+def test_a_reader_behind_a_trimmed_stream_resumes_at_its_oldest_record(
+    aws: dict[str, str], ddb: Any
+):
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    from chalicelib.local.emulator import trim_stream
+
+    rec = Recorder(aws)
+    pump = EventPump(rec.app)
+    put(ddb, aws, "a")
+    pump.drain()
+    for sk in "bcd":
+        put(ddb, aws, sk)
+    shard = (
+        dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables[aws["MAIN_TABLE"]].stream_shard
+    )
+    # Another reader finished b and c; this pump only a: the stream keeps d alone.
+    trim_stream(shard, acknowledged=int(shard.starting_sequence_number) + 2, keep=0)
+
+    pump.drain()
+
+    assert rec.stream_keys() == ["a", "d"]
