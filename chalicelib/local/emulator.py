@@ -190,7 +190,30 @@ def install() -> None:
         items.sort(key=lambda item: tuple(item.attrs[attr].cast_value for attr in attrs))
         return items
 
+    from moto.core.serialize import BaseJSONSerializer
+
+    serialize_structure = BaseJSONSerializer._serialize_type_structure
+
+    def json_serialize_structure(
+        self: Any, serialized: Any, value: Any, shape: Any, key: str
+    ) -> None:
+        # moto serializes every DynamoDB attribute value member by member through the service
+        # model (most of a query's time). Its items are already in that JSON form; copy them.
+        if (
+            key
+            and shape.name == "AttributeValue"
+            and isinstance(value, dict)
+            and self.operation_model.service_model.service_name in _ATTRIBUTE_VALUE_SERVICES
+        ):
+            try:
+                serialized[self.get_serialized_name(shape, key)] = _attribute_value(value)
+                return
+            except _Unusual:
+                pass
+        serialize_structure(self, serialized, value, shape, key)
+
     replacements: list[tuple[type, str, Any]] = [
+        (BaseJSONSerializer, "_serialize_type_structure", json_serialize_structure),
         (DynamoDBBackend, "transact_write_items", transact_write_items),
         (DynamoDBBackend, "update_item", backend_update_item),
         (Table, "query", table_query),
@@ -203,6 +226,34 @@ def install() -> None:
     for cls, name, function in replacements:
         _originals[(cls, name)] = cls.__dict__.get(name)
         setattr(cls, name, function)
+
+
+_ATTRIBUTE_VALUE_SERVICES = frozenset({"dynamodb", "dynamodbstreams"})
+
+
+class _Unusual(Exception):  # noqa: N818 - a value the fast path leaves to moto (binary)
+    pass
+
+
+def _attribute_value(value: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB attribute value as moto's serializer would write it (binary values aside)."""
+    out: dict[str, Any] = {}
+    for kind, member in value.items():
+        if member is None:
+            continue
+        if kind in ("S", "N"):
+            out[kind] = str(member) if member not in ({}, []) else member
+        elif kind in ("BOOL", "NULL"):
+            out[kind] = member
+        elif kind == "M":
+            out[kind] = {k: _attribute_value(v) for k, v in member.items()}
+        elif kind == "L":
+            out[kind] = [_attribute_value(v) for v in member]
+        elif kind in ("SS", "NS"):
+            out[kind] = [str(v) if v not in (None, {}, []) else v for v in member]
+        else:
+            raise _Unusual(kind)
+    return out
 
 
 def uninstall() -> None:

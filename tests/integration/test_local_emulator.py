@@ -48,6 +48,15 @@ def _item(n: int, tenant: str) -> dict[str, Any]:
         "gsi1sk": {"S": f"{(n * 7919) % 1000:04d}#{n:04d}"},
         "n": {"N": str(n % 17)},
         "title": {"S": f"course {n}"},
+        "meta": {
+            "M": {
+                "tags": {"SS": [f"t{n % 3}", "all"]},
+                "sizes": {"NS": ["1", str(n)]},
+                "steps": {"L": [{"S": "a"}, {"N": "2.50"}, {"BOOL": n % 2 == 0}, {"NULL": True}]},
+                "blob": {"B": b"bin-%d" % n},
+            }
+        },
+        "flag": {"BOOL": n % 5 == 0},
     }
 
 
