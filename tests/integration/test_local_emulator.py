@@ -275,3 +275,24 @@ def test_the_housekeeper_trims_streams_mail_iterators_and_receipts_as_the_policy
         sent = ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages
         assert [m.subject for m in sent] == ["mail 4", "mail 5", "mail 6"]
         assert [m["number"] for m in kept_mail(keeper.mail_dropped)] == [5, 6, 7]
+
+
+def test_queue_visibility_delay_and_redrive_behave_as_before(adapted: None) -> None:
+    with mock_aws():
+        env = create_resources(stage="sqs")
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = env["NOTIFICATIONS_QUEUE_URL"]
+        sqs.send_message(QueueUrl=url, MessageBody="now")
+        sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=60)
+
+        first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30)
+        assert [m["Body"] for m in first["Messages"]] == ["now"]  # "later" is delayed
+        assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+        sqs.change_message_visibility(
+            QueueUrl=url, ReceiptHandle=first["Messages"][0]["ReceiptHandle"], VisibilityTimeout=0
+        )
+        again = sqs.receive_message(QueueUrl=url, AttributeNames=["ApproximateReceiveCount"])
+        assert again["Messages"][0]["Attributes"]["ApproximateReceiveCount"] == "2"
+        counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert counts["ApproximateNumberOfMessagesDelayed"] == "1"
+        assert counts["ApproximateNumberOfMessagesNotVisible"] == "1"
