@@ -87,7 +87,9 @@ def traced_by_component(mark: bool = False) -> dict[str, Any] | None:
 
 def _where(traceback: tracemalloc.Traceback) -> str:
     """The allocating line and the innermost lines of the components that led to it."""
-    frames = [f"{'/'.join(frame.filename.rsplit('/', 2)[-2:])}:{frame.lineno}" for frame in traceback]
+    frames = [
+        f"{'/'.join(frame.filename.rsplit('/', 2)[-2:])}:{frame.lineno}" for frame in traceback
+    ]
     return " <- ".join(frames[:8])
 
 
@@ -129,9 +131,17 @@ def top_types(limit: int = 15) -> dict[str, int]:
     return dict(counts.most_common(limit))
 
 
+#: The emulator's request timings (set by the stack that serves it).
+timings: dict[str, list[float]] = {}
+
+
 def stats(types: bool = False, mark: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"rss_bytes": rss_bytes(os.getpid()), "threads": _threads()}
     out["emulator"] = emulator_state()
+    out["emulator_seconds_by_operation"] = {
+        name: {"requests": int(n), "seconds": round(seconds, 3)}
+        for name, (n, seconds) in sorted(timings.items(), key=lambda kv: -kv[1][1])
+    }
     traced = traced_by_component(mark)
     if traced is not None:
         out["traced_bytes_by_component"] = traced
@@ -153,3 +163,65 @@ def stats_page(query: str) -> tuple[int, str, bytes]:
         "application/json",
         json.dumps(stats(types="types=1" in query, mark="mark=1" in query)).encode(),
     )
+
+
+#: The innermost frames of a thread that waits (for a request, a lock, a timer).
+IDLE = frozenset(
+    {
+        "python3.11/threading.py:wait",
+        "python3.11/selectors.py:select",
+        "python3.11/socket.py:readinto",
+        "python3.11/socket.py:accept",
+        "python3.11/socketserver.py:serve_forever",
+        "local/__main__.py:main",
+        "local/diagnostics.py:sample_profile",
+    }
+)
+
+
+def sample_profile(
+    seconds: float = 10.0, interval: float = 0.005, top: int = 150
+) -> dict[str, Any]:
+    """Where the stack's threads spend their time: a sampling profile over ``seconds``.
+
+    Every ``interval`` it looks at each thread's stack; answers the functions seen most often on
+    top of a stack (own time) and anywhere in a stack (inclusive time), in samples.
+    """
+    import threading
+    import time
+
+    me = threading.get_ident()
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    busy = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for ident, frame in sys._current_frames().items():
+            if ident == me:
+                continue
+            names = []
+            current: Any = frame
+            while current is not None:
+                code = current.f_code
+                names.append(f"{'/'.join(code.co_filename.rsplit('/', 2)[-2:])}:{code.co_name}")
+                current = current.f_back
+            if names and names[0] not in IDLE:
+                busy += 1
+                own[names[0]] += 1
+                for name in set(names):
+                    inclusive[name] += 1
+        time.sleep(interval)
+    return {
+        "busy_samples": busy,
+        "own": dict(own.most_common(top)),
+        "inclusive": dict(inclusive.most_common(top)),
+    }
+
+
+def profile_page(query: str) -> tuple[int, str, bytes]:
+    """``GET /_local/profile?seconds=N``: :func:`sample_profile` as JSON (not under the lock)."""
+    import json
+    import urllib.parse
+
+    seconds = float(urllib.parse.parse_qs(query).get("seconds", ["10"])[0])
+    return 200, "application/json", json.dumps(sample_profile(min(seconds, 120.0))).encode()

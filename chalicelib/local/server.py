@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
@@ -23,6 +24,15 @@ LocalPage = Callable[[str], tuple[int, str, bytes]]
 LOCAL_PREFIX = "/_local/"
 
 
+def _operation(environ: dict[str, Any]) -> str:
+    """``DynamoDB_20120810.Query``, ``AmazonSQS.ReceiveMessage`` or ``POST /v2/email/...``."""
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return str(target)
+    path = str(environ.get("PATH_INFO", ""))
+    return f"{environ.get('REQUEST_METHOD', '')} {'/'.join(path.split('/')[:4])}"
+
+
 class SerialisedApp:
     """A WSGI middleware that lets one request at a time into the wrapped app.
 
@@ -32,16 +42,25 @@ class SerialisedApp:
     see the emulator's state between requests; nothing else of the local stack ever ships.
     """
 
-    def __init__(self, app: WsgiApp, pages: dict[str, LocalPage] | None = None) -> None:
+    def __init__(
+        self,
+        app: WsgiApp,
+        pages: dict[str, LocalPage] | None = None,
+        unlocked: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
         self.pages = dict(pages or {})
+        self.unlocked = unlocked  # pages that must not hold up the emulator (profiling)
         self.lock = threading.Lock()
+        #: operation -> [requests, seconds inside the lock] (the statistics page shows them)
+        self.timings: dict[str, list[float]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         path = str(environ.get("PATH_INFO", ""))
         if path.startswith(LOCAL_PREFIX):
             return self._page(path, str(environ.get("QUERY_STRING", "")), start_response)
         with self.lock:
+            started = time.perf_counter()
             result = self.app(environ, start_response)
             try:
                 return [b"".join(result)]
@@ -49,11 +68,17 @@ class SerialisedApp:
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
+                entry = self.timings.setdefault(_operation(environ), [0, 0.0])
+                entry[0] += 1
+                entry[1] += time.perf_counter() - started
 
     def _page(self, path: str, query: str, start_response: Callable[..., Any]) -> list[bytes]:
-        page = self.pages.get(path[len(LOCAL_PREFIX) :])
+        name = path[len(LOCAL_PREFIX) :]
+        page = self.pages.get(name)
         if page is None:
             status, kind, body = 404, "text/plain", b"no such local page\n"
+        elif name in self.unlocked:
+            status, kind, body = page(query)
         else:
             with self.lock:
                 status, kind, body = page(query)
@@ -105,7 +130,9 @@ class MotoServer:
         )
         from werkzeug.serving import make_server
 
-        self.app = SerialisedApp(DomainDispatcherApplication(create_backend_app), self.pages)
+        self.app = SerialisedApp(
+            DomainDispatcherApplication(create_backend_app), self.pages, frozenset({"profile"})
+        )
         self._server = make_server(
             self.host, self.port, self.app, threaded=True, request_handler=MotoRequestHandler
         )
