@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import threading
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,7 @@ def restore(document: dict[str, Any]) -> dict[str, int]:
     """
     from moto.dynamodb.models.table import StreamRecord
     from moto.ses.models import Message, RawMessage
+    from moto.sqs.models import Message as QueueMessage
 
     dynamodb, sqs, ses = _backends()
     counts = {"items": 0, "stream_records": 0, "messages": 0, "emails": 0}
@@ -159,13 +161,11 @@ def restore(document: dict[str, Any]) -> dict[str, int]:
         if table is None:
             log.warning("the snapshot's table %s no longer exists; its items are dropped", name)
             continue
-        shard, table.stream_shard = table.stream_shard, None
-        try:
-            for attrs in saved["items"]:
-                table.put_item(attrs)
-                counts["items"] += 1
-        finally:
-            table.stream_shard = shard
+        for attrs in saved["items"]:
+            _put(table, attrs)
+            counts["items"] += 1
+        table._local_version = getattr(table, "_local_version", 0) + 1  # its items changed
+        shard = table.stream_shard
         if shard is not None and saved.get("next_sequence"):
             records = []
             for data in saved["stream"]:
@@ -177,15 +177,15 @@ def restore(document: dict[str, Any]) -> dict[str, int]:
             shard.starting_sequence_number = first if first is not None else saved["next_sequence"]
             counts["stream_records"] += len(records)
     for name, messages in document.get("queues", {}).items():
-        if name not in sqs.queues:
+        queue = sqs.queues.get(name)
+        if queue is None:
             continue
         for m in messages:
-            sqs.send_message(
-                name,
-                m["body"],
-                message_attributes=m.get("message_attributes") or None,
-                system_attributes=m.get("system_attributes") or None,
-            )
+            # As SendMessage stores it, without recounting the queue per message.
+            queued = QueueMessage(str(uuid.uuid4()), m["body"], m.get("system_attributes") or None)
+            queued.message_attributes = m.get("message_attributes") or {}
+            queued.mark_sent()
+            queue.add_message(queued)
             counts["messages"] += 1
     for data in document.get("mail", {}).get("messages", []):
         if "raw_data" in data:
@@ -199,6 +199,24 @@ def restore(document: dict[str, Any]) -> dict[str, int]:
         ses.sent_messages.append(message)
         counts["emails"] += 1
     return counts
+
+
+def _put(table: Any, attrs: dict[str, Any]) -> None:
+    """Store a saved item as moto's put would, without a stream record and without moto
+    re-checking the size of the item once per attribute (it was checked when written)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+
+    hash_key = DynamoType(attrs[table.hash_key_attr])
+    range_key = DynamoType(attrs[table.range_key_attr]) if table.range_key_attr else None
+    item: Any = Item.__new__(Item)
+    item.hash_key, item.range_key = hash_key, range_key
+    item.attrs = LimitedSizeDict()
+    for name, value in attrs.items():
+        dict.__setitem__(item.attrs, name, DynamoType(value))
+    if range_key is not None:
+        table.items[hash_key][range_key] = item
+    else:
+        table.items[hash_key] = item
 
 
 class Keeper:
