@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+
+#: What services are given to ask the time (``utcnow`` in production, a fixed time in tests).
+Clock = Callable[[], datetime]
 
 
 def utcnow() -> datetime:

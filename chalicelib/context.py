@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chalicelib.models.users import Role
+
 
 @dataclass(frozen=True)
 class Actor:
+    """Who made a write (``None`` for the system) and under which request."""
+
     user_id: str | None
     correlation_id: str | None
-
-
-SYSTEM = Actor(user_id=None, correlation_id=None)
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,7 @@ class Caller:
 
     user_id: str
     tenant_id: str
-    role: str
+    role: Role
     correlation_id: str | None = None
 
     @property
@@ -29,4 +30,4 @@ class Caller:
 
     @property
     def is_admin(self) -> bool:
-        return self.role == "admin"
+        return self.role is Role.admin

@@ -59,6 +59,10 @@ class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+
+
 class ValidationFailed(DomainError):
     code = "validation_error"
 
@@ -67,5 +71,15 @@ class TooManyRequests(DomainError):
     code = "too_many_requests"
 
     def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
+class ServiceUnavailable(DomainError):
+    """A service the request needs (the database) cannot be reached right now."""
+
+    code = "service_unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
         super().__init__(message)
         self.retry_after = max(1, int(retry_after))

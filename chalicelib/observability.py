@@ -1,6 +1,6 @@
 """The one Logger of every function, and its metrics (aws-lambda-powertools, EMF).
 
-Metrics and tracing are imported only when used: they cost cold-start time on the API path.
+Metrics are imported only when a batch publishes them: they cost cold-start time on the API path.
 """
 
 from __future__ import annotations
@@ -37,5 +37,5 @@ class BatchMetrics:
                 if value:
                     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
             metrics.flush_metrics()
-        except Exception:  # noqa: BLE001 - metrics must never fail the function
+        except Exception:  # metrics must never fail the function
             logger.exception("metrics could not be published")

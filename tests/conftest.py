@@ -1,14 +1,22 @@
-"""Shared fixtures: a fresh moto world per test, built from infra/, and the app's test client."""
+"""Shared fixtures: an empty emulated AWS account per test, the app's test client, fast
+tenants, request counting and a movable clock. Helpers live in ``tests/support/``."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
+from tests.support.accounts import PASSWORD, TenantLogin, new_tenant
+from tests.support.clock import FixedClock
+from tests.support.counting import RequestCounter
+from tests.support.emulator import emulator, fresh_world, reset_app_caches
+from tests.support.http import Api
+
+pytest_plugins = ["tests.support.aws_calls"]  # which AWS calls each function makes
 
 os.environ.update(
     {
@@ -26,89 +34,26 @@ os.environ.update(
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
+__all__ = ["PASSWORD", "Api", "FixedClock", "TenantLogin"]
 
-def _reset_caches() -> None:
-    from chalicelib.config import reset_settings
-    from chalicelib.db.base import configure
-    from chalicelib.db.tenants import forget_slugs
-    from chalicelib.secrets import reset_secrets
 
-    reset_settings()
-    reset_secrets()
-    configure()
-    forget_slugs()
+@pytest.fixture(scope="session")
+def _moto() -> Iterator[Any]:
+    with emulator() as mock:
+        yield mock
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """A fresh emulated AWS account with every resource infra/resources.json defines."""
-    from moto import mock_aws
-
-    from chalicelib.local.resources import create_resources
-
-    with mock_aws():
-        env = create_resources(stage="test")
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        _reset_caches()
-        yield env
-    _reset_caches()
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body) if self.body else None
-
-    @property
-    def error_code(self) -> str | None:
-        data = self.json
-        return data["error"]["code"] if isinstance(data, dict) and "error" in data else None
-
-
-class Api:
-    """JSON over the Chalice test client, the way a frontend calls the API."""
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        raw: str | bytes | None = None,
-        token: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Answer:
-        h = {"Content-Type": "application/json"}
-        if token:
-            h["Authorization"] = f"Bearer {token}"
-        h.update(headers or {})
-        body: Any = (
-            raw if raw is not None else (json.dumps(json_body) if json_body is not None else None)
-        )
-        response = getattr(self.client.http, method.lower())(path, headers=h, body=body)
-        headers_out = {k.lower(): v for k, v in response.headers.items()}
-        return Answer(response.status_code, headers_out, response.body or b"")
-
-    def get(self, path: str, **kw: Any) -> Answer:
-        return self.call("GET", path, **kw)
-
-    def post(self, path: str, body: Any = None, **kw: Any) -> Answer:
-        return self.call("POST", path, json_body=body, **kw)
-
-    def patch(self, path: str, body: Any = None, **kw: Any) -> Answer:
-        return self.call("PATCH", path, json_body=body, **kw)
-
-    def delete(self, path: str, **kw: Any) -> Answer:
-        return self.call("DELETE", path, **kw)
+def aws(_moto: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """An empty emulated AWS account with every resource infra/resources.json defines."""
+    env = fresh_world(_moto)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    reset_app_caches()
+    yield env
+    _moto.reset()  # nothing of this world outlives the test (in-process servers share moto)
+    monkeypatch.undo()
+    reset_app_caches()
 
 
 @pytest.fixture
@@ -123,7 +68,7 @@ def client(chalice_app: Any) -> Iterator[Any]:
     from chalice.test import Client
 
     with Client(chalice_app, stage_name="local") as c:
-        _reset_caches()
+        reset_app_caches()
         yield c
 
 
@@ -132,82 +77,14 @@ def api(client: Any) -> Api:
     return Api(client)
 
 
-PASSWORD = "correct horse battery staple"
-
-
-@dataclass
-class TenantLogin:
-    tenant: dict[str, Any]
-    admin: dict[str, Any]
-    token: str
-    refresh: str
-    slug: str
-
-
-def sign_up(api: Api, slug: str, email: str = "admin@example.com") -> TenantLogin:
-    r = api.post(
-        "/tenants",
-        {
-            "name": f"Org {slug}",
-            "slug": slug,
-            "admin": {"email": email, "name": "Ada Admin", "password": PASSWORD},
-        },
-    )
-    assert r.status == 201, r.body
-    data = r.json
-    return TenantLogin(
-        tenant=data["tenant"],
-        admin=data["user"],
-        token=data["tokens"]["access_token"],
-        refresh=data["tokens"]["refresh_token"],
-        slug=slug,
-    )
-
-
-def add_user(
-    api: Api, admin_token: str, email: str, role: str, name: str = "Someone"
-) -> dict[str, Any]:
-    r = api.post(
-        "/users",
-        {"email": email, "name": name, "role": role, "password": PASSWORD},
-        token=admin_token,
-    )
-    assert r.status == 201, r.body
-    return dict(r.json)
-
-
-def login(api: Api, slug: str, email: str, password: str = PASSWORD) -> dict[str, Any]:
-    r = api.post("/auth/login", {"tenant": slug, "email": email, "password": password})
-    assert r.status == 200, r.body
-    return dict(r.json)
+@pytest.fixture
+def acme(aws: dict[str, str]) -> TenantLogin:
+    return new_tenant("acme")
 
 
 @pytest.fixture
-def acme(api: Api) -> TenantLogin:
-    return sign_up(api, "acme")
-
-
-@pytest.fixture
-def globex(api: Api) -> TenantLogin:
-    return sign_up(api, "globex")
-
-
-class RequestCounter:
-    """Counts AWS API requests by (service, operation) through botocore's event system."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str]] = []
-
-    def reset(self) -> None:
-        self.calls.clear()
-
-    def count(self, service: str = "dynamodb", operation: str | None = None) -> int:
-        return sum(
-            1 for s, o in self.calls if s == service and (operation is None or o == operation)
-        )
-
-    def operations(self, service: str = "dynamodb") -> list[str]:
-        return [o for s, o in self.calls if s == service]
+def globex(aws: dict[str, str]) -> TenantLogin:
+    return new_tenant("globex")
 
 
 @pytest.fixture
@@ -227,3 +104,17 @@ def aws_requests(monkeypatch: pytest.MonkeyPatch) -> RequestCounter:
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
     return counter
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FixedClock:
+    """The time every service of the app sees (routes and event functions), moved by the test.
+
+    Stamps on stored items keep the real time, and tokens are verified against the real time:
+    a token issued after the clock moved far ahead is not valid yet, so log in before.
+    """
+    from chalicelib.db.store import default_store
+
+    fixed = FixedClock(datetime.now(UTC))
+    monkeypatch.setattr(default_store(), "clock", fixed)
+    return fixed

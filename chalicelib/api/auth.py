@@ -10,6 +10,11 @@ from chalicelib.services.auth import AuthService
 api = Api(__name__, tag="auth")
 
 
+def _service(req: Request) -> AuthService:
+    store = default_store()
+    return AuthService(store, correlation_id=req.correlation_id, clock=store.clock)
+
+
 @api.route(
     "/auth/login",
     "POST",
@@ -17,22 +22,19 @@ api = Api(__name__, tag="auth")
     body=LoginIn,
     response=Tokens,
     errors=(401, 429),
-    response_headers=("Retry-After",),
 )
 def login(req: Request, body: LoginIn) -> Tokens:
     """Exchange tenant slug, email and password for tokens."""
-    return AuthService(default_store(), req.correlation_id).login(
-        body.tenant, body.email, body.password
-    )
+    return _service(req).login(body.tenant, body.email, body.password, client=req.client_ip)
 
 
 @api.route("/auth/refresh", "POST", auth=False, body=RefreshIn, response=Tokens, errors=(401,))
 def refresh(req: Request, body: RefreshIn) -> Tokens:
     """Rotate the refresh token; reusing a spent one revokes the whole login."""
-    return AuthService(default_store(), req.correlation_id).refresh(body.refresh_token)
+    return _service(req).refresh(body.refresh_token)
 
 
 @api.route("/auth/logout", "POST", auth=False, body=RefreshIn, status=204, errors=(401,))
 def logout(req: Request, body: RefreshIn) -> None:
     """End the login the refresh token belongs to."""
-    AuthService(default_store(), req.correlation_id).logout(body.refresh_token)
+    _service(req).logout(body.refresh_token)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chalicelib.api.framework import Api, Request
+from chalicelib.db.bookings import request_once
 from chalicelib.db.store import default_store
 from chalicelib.errors import ValidationFailed
 from chalicelib.models.bookings import (
@@ -23,9 +24,8 @@ _IDEMPOTENCY_KEY_MAX = 128
 
 def _service(req: Request) -> BookingService:
     store = default_store()
-    return BookingService(
-        req.user, store.bookings(req.user.tenant_id, req.user.actor), store.run_once
-    )
+    repo = store.bookings(req.user.tenant_id, req.user.actor)
+    return BookingService(req.user, repo, once=request_once, clock=store.clock)
 
 
 def _idempotency_key(req: Request) -> str | None:

@@ -18,11 +18,12 @@ from chalicelib.models.catalog import (
     ModulePatchIn,
 )
 from chalicelib.models.common import Page
+from chalicelib.models.users import Role
 from chalicelib.services.catalog import CatalogService
 
 api = Api(__name__, tag="courses")
 
-_STAFF = ("admin", "instructor")
+_STAFF = (Role.admin, Role.instructor)
 _COURSE = "/courses/{course_id}"
 _MODULES = "/courses/{course_id}/modules"
 _MODULE = "/courses/{course_id}/modules/{module_id}"
@@ -31,7 +32,9 @@ _LESSON = "/courses/{course_id}/modules/{module_id}/lessons/{lesson_id}"
 
 
 def _service(req: Request) -> CatalogService:
-    return CatalogService(default_store(), req.user)
+    store = default_store()
+    repo = store.catalog(req.user.tenant_id, req.user.actor)
+    return CatalogService(req.user, repo, clock=store.clock)
 
 
 @api.route("/courses", "POST", body=CourseIn, response=Course, status=201, roles=_STAFF)

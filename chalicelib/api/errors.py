@@ -8,6 +8,8 @@ from typing import Any
 from chalice import Response
 
 from chalicelib import errors
+from chalicelib.db.faults import is_unavailable
+from chalicelib.observability import logger
 
 STATUS: dict[type[errors.DomainError], int] = {
     errors.BadRequest: 400,
@@ -16,8 +18,10 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.PayloadTooLarge: 413,
+    errors.UnsupportedMediaType: 415,
     errors.ValidationFailed: 422,
     errors.TooManyRequests: 429,
+    errors.ServiceUnavailable: 503,
 }
 
 #: Every status a route may answer with an error, with the codes it may carry (for OpenAPI).
@@ -28,9 +32,11 @@ ERROR_CODES: dict[int, list[str]] = {
     404: ["not_found"],
     409: ["conflict", "invalid_transition", "instructor_unavailable"],
     413: ["payload_too_large"],
+    415: ["unsupported_media_type"],
     422: ["validation_error"],
     429: ["too_many_requests"],
     500: ["internal_error"],
+    503: ["service_unavailable"],
 }
 
 
@@ -48,13 +54,25 @@ def envelope(code: str, message: str, details: list[dict[str, Any]] | None = Non
 def error_response(exc: errors.DomainError) -> Response:
     status = status_of(exc)
     headers: dict[str, str | list[str]] = {"Content-Type": "application/json"}
-    if isinstance(exc, errors.TooManyRequests):
+    if isinstance(exc, errors.TooManyRequests | errors.ServiceUnavailable):
         headers["Retry-After"] = str(exc.retry_after)
     if status == 500:
         return internal_error_response()
     return Response(
         body=envelope(exc.code, exc.message, exc.details), status_code=status, headers=headers
     )
+
+
+def fault_response(exc: Exception) -> Response:
+    """An exception no rule raised: 503 when the database cannot be reached (a fault of the
+    moment, logged without a stack trace), else 500 (a bug, logged with one)."""
+    if is_unavailable(exc):
+        logger.warning("the database is unavailable", extra={"error": type(exc).__name__})
+        return error_response(
+            errors.ServiceUnavailable("The service is unavailable right now; try again shortly.")
+        )
+    logger.exception("unhandled error")
+    return internal_error_response()
 
 
 def internal_error_response() -> Response:

@@ -1,14 +1,20 @@
-"""The route decorator every endpoint uses.
+"""The route pipeline every endpoint goes through.
 
-It is the HTTP edge in one place: correlation id, body size limit, JSON parsing, pydantic
-validation of body / query / path ids, bearer-token authentication and role gates, error
-mapping to the envelope, response serialisation, CORS origin, and the route's OpenAPI entry.
-A route handler only parses nothing, calls one service and returns a model.
+One decorator, in this order: correlation id and per-request log keys, authentication (the
+token, then the user's current role and status) and the role gate (``authentication.py``),
+path ids, body size limit, media type, JSON parsing, pydantic validation of body and query,
+the handler, response serialisation, error mapping to the envelope (``errors.py``; an
+unreachable database is a 503), CORS headers (``cors.py``), and the route's OpenAPI entry
+(``ROUTES``). A route handler parses nothing, calls one service and returns a model.
+
+Writes (every method but GET) and admin-only routes read the caller's role and status fresh;
+other reads may use a copy at most ``access_cache_seconds`` old (``services/access.py``).
 """
 
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 import re
 import uuid
@@ -16,38 +22,34 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalice import Blueprint, CORSConfig, Response
+from chalice.app import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
-from chalicelib.api.errors import error_response, internal_error_response, validation_details
-from chalicelib.auth.tokens import verify_access
+from chalicelib.api.authentication import authenticate, require_role
+from chalicelib.api.cors import add_preflight, cors_headers, has_preflight
+from chalicelib.api.errors import error_response, fault_response, validation_details
 from chalicelib.config import get_settings
 from chalicelib.context import Caller
 from chalicelib.errors import (
     BadRequest,
     DomainError,
-    Forbidden,
     NotFound,
     PayloadTooLarge,
     Unauthorized,
+    UnsupportedMediaType,
     ValidationFailed,
 )
 from chalicelib.models.common import StrictModel
+from chalicelib.models.users import Role
 from chalicelib.observability import logger
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _CORRELATION = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-
-ALLOW_HEADERS = [
-    "Authorization",
-    "Content-Type",
-    "X-Correlation-Id",
-    "X-Tenant-Id",
-    "Idempotency-Key",
-    "If-None-Match",
-]
-EXPOSE_HEADERS = ["X-Correlation-Id", "ETag", "Retry-After"]
+_JSON = "application/json"
+_UTF8 = {"utf-8", "utf8"}
+#: Log keys of one request (kept per thread: the local stack serves requests on threads).
+_REQUEST_LOG_KEYS = ("correlation_id", "route", "tenant_id", "user_id")
 
 
 class NoBody(StrictModel):
@@ -66,10 +68,11 @@ class RouteSpec:
     response: Any
     status: int
     auth: bool
-    roles: tuple[str, ...]
+    roles: tuple[Role, ...]
     errors: tuple[int, ...]
     request_headers: tuple[str, ...]
     response_headers: tuple[str, ...]
+    media_type: str = "application/json"
 
 
 #: Every route of the app, in registration order: the source of the OpenAPI document.
@@ -83,6 +86,8 @@ class Request:
     caller: Caller | None
     correlation_id: str
     headers: dict[str, str]
+    #: The caller's network address (API Gateway's source IP; the local stack's peer).
+    client_ip: str = "unknown"
 
     @property
     def user(self) -> Caller:
@@ -95,19 +100,9 @@ class Request:
 class Reply:
     """A handler's answer when it needs a status or headers other than the route's default."""
 
-    body: BaseModel | None
+    body: BaseModel | str | None
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
-
-
-def cors_config() -> CORSConfig:
-    origins = get_settings().cors_allow_origins
-    return CORSConfig(
-        allow_origin=origins[0] if origins else "*",
-        allow_headers=ALLOW_HEADERS,
-        expose_headers=EXPOSE_HEADERS,
-        max_age=600,
-    )
 
 
 class Api:
@@ -127,11 +122,12 @@ class Api:
         response: Any = None,
         status: int = 200,
         auth: bool = True,
-        roles: tuple[str, ...] = (),
+        roles: tuple[Role, ...] = (),
         errors: tuple[int, ...] = (),
         request_headers: tuple[str, ...] = (),
         response_headers: tuple[str, ...] = (),
         summary: str | None = None,
+        media_type: str = "application/json",
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
             spec = RouteSpec(
@@ -149,6 +145,7 @@ class Api:
                 errors=errors,
                 request_headers=request_headers,
                 response_headers=response_headers,
+                media_type=media_type,
             )
             ROUTES.append(spec)
 
@@ -156,12 +153,16 @@ class Api:
             def view(**path_params: str) -> Response:
                 return _dispatch(spec, fn, self.blueprint.current_request, path_params)
 
-            self.blueprint.route(
-                path, methods=[spec.method], cors=cors_config(), content_types=["*/*"]
-            )(view)
+            self.blueprint.route(path, methods=[spec.method], content_types=["*/*"])(view)
+            if not has_preflight(path):
+                add_preflight(self.blueprint, path, lambda: _methods_of(path))
             return fn
 
         return decorate
+
+
+def _methods_of(path: str) -> list[str]:
+    return [spec.method for spec in ROUTES if spec.path == path]
 
 
 def _correlation_id(value: str | None) -> str:
@@ -170,34 +171,51 @@ def _correlation_id(value: str | None) -> str:
     return str(uuid.uuid4())
 
 
-def authenticate(headers: dict[str, str], correlation_id: str) -> Caller:
-    scheme, _, token = headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("A bearer access token is required.")
-    principal = verify_access(token.strip())
-    tenant_header = headers.get("x-tenant-id")
-    if tenant_header is not None and tenant_header != principal.tenant_id:
-        raise Forbidden("X-Tenant-Id does not match the token's tenant.")
-    return Caller(
-        user_id=principal.user_id,
-        tenant_id=principal.tenant_id,
-        role=principal.role,
-        correlation_id=correlation_id,
-    )
-
-
 def _raw_body(request: Any) -> bytes:
     raw = request.raw_body or b""
     return raw if isinstance(raw, bytes) else str(raw).encode()
 
 
+def _client_ip(request: Any) -> str:
+    """API Gateway's ``requestContext.identity.sourceIp``, when it is an IP address."""
+    identity = (getattr(request, "context", None) or {}).get("identity") or {}
+    try:
+        return str(ipaddress.ip_address(str(identity.get("sourceIp", ""))))
+    except ValueError:
+        return "unknown"
+
+
+def _check_media_type(spec: RouteSpec, headers: dict[str, str], raw: bytes) -> None:
+    """A write that sends a body, or names its type, sends JSON (a UTF-8 charset may be named):
+    cross-site "simple" form posts (form-encoded, multipart, text/plain) never reach a route."""
+    if spec.method not in _BODY_METHODS:
+        return
+    content_type = headers.get("content-type")
+    if content_type is None and not raw.strip():
+        return
+    media, _, params = (content_type or "").partition(";")
+    charsets = {
+        value.strip().strip('"').lower()
+        for name, _, value in (p.partition("=") for p in params.split(";"))
+        if name.strip().lower() == "charset"
+    }
+    if media.strip().lower() != _JSON or not charsets <= _UTF8:
+        raise UnsupportedMediaType(
+            "The request body must be JSON (Content-Type: application/json)."
+        )
+
+
 def _parse_json(raw: bytes) -> Any:
+    """The body as JSON: UTF-8 only, no lone surrogates, nesting only as deep as the parser
+    goes (deeper is a 400 like any other malformed body)."""
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = json.loads(raw.decode("utf-8"))
+        json.dumps(data, ensure_ascii=False).encode("utf-8")  # lone surrogates ("\ud800") fail
+    except (ValueError, UnicodeError, RecursionError) as exc:
         raise BadRequest("The request body is not valid JSON.") from exc
+    return data
 
 
 def _validate(model: type[BaseModel], data: Any, where: str) -> BaseModel:
@@ -220,7 +238,9 @@ def _respond(spec: RouteSpec, result: Any) -> Response:
         status, payload = spec.status, result
     if payload is None or status in (204, 304):
         return Response(body="", status_code=status, headers=headers)
-    headers.setdefault("Content-Type", "application/json")
+    headers.setdefault("Content-Type", spec.media_type)
+    if isinstance(payload, str):
+        return Response(body=payload, status_code=status, headers=headers)
     text = payload.model_dump_json() if isinstance(payload, BaseModel) else json.dumps(payload)
     return Response(body=text, status_code=status, headers=headers)
 
@@ -230,21 +250,22 @@ def _dispatch(
 ) -> Response:
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
     correlation_id = _correlation_id(headers.get("x-correlation-id"))
-    logger.append_keys(correlation_id=correlation_id, route=f"{spec.method} {spec.path}")
+    logger.thread_safe_append_keys(
+        correlation_id=correlation_id, route=f"{spec.method} {spec.path}"
+    )
     try:
-        response = _handle(spec, fn, request, headers, correlation_id, path_params)
-    except DomainError as exc:
-        response = error_response(exc)
-    except Exception:  # noqa: BLE001 - the edge: nothing unexpected may reach a client
-        logger.exception("unhandled error")
-        response = internal_error_response()
+        try:
+            response = _handle(spec, fn, request, headers, correlation_id, path_params)
+        except DomainError as exc:
+            response = error_response(exc)
+        except Exception as exc:  # noqa: BLE001 - the edge: nothing unexpected may reach a client
+            response = fault_response(exc)
+        response.headers["X-Correlation-Id"] = correlation_id
+        response.headers.update(cors_headers(headers.get("origin")))
+        logger.info("request", extra={"status": response.status_code})
+        return response
     finally:
-        logger.remove_keys(["tenant_id", "user_id"])
-    response.headers["X-Correlation-Id"] = correlation_id
-    _cors_origin(headers.get("origin"), response)
-    logger.info("request", extra={"status": response.status_code})
-    logger.remove_keys(["correlation_id", "route"])
-    return response
+        logger.thread_safe_remove_keys(_REQUEST_LOG_KEYS)
 
 
 def _handle(
@@ -257,10 +278,9 @@ def _handle(
 ) -> Response:
     caller: Caller | None = None
     if spec.auth:
-        caller = authenticate(headers, correlation_id)
-        logger.append_keys(tenant_id=caller.tenant_id, user_id=caller.user_id)
-        if spec.roles and caller.role not in spec.roles:
-            raise Forbidden("Your role may not do this.")
+        caller = authenticate(headers, correlation_id, fresh=_needs_fresh_access(spec))
+        logger.thread_safe_append_keys(tenant_id=caller.tenant_id, user_id=caller.user_id)
+        require_role(caller, spec.roles)
     for value in path_params.values():
         if not _ID.fullmatch(value or ""):
             raise NotFound()
@@ -268,21 +288,22 @@ def _handle(
     raw = _raw_body(request)
     if len(raw) > get_settings().max_body_bytes:
         raise PayloadTooLarge("The request body is larger than 64 KiB.")
+    _check_media_type(spec, headers, raw)
     if spec.body is not None:
         kwargs["body"] = _validate(spec.body, _parse_json(raw), "body")
     elif spec.method in _BODY_METHODS and raw.strip():
         _validate(NoBody, _parse_json(raw), "body")
     if spec.query is not None:
         kwargs["query"] = _validate(spec.query, dict(request.query_params or {}), "query")
-    result = fn(Request(caller=caller, correlation_id=correlation_id, headers=headers), **kwargs)
-    return _respond(spec, result)
+    req = Request(
+        caller=caller,
+        correlation_id=correlation_id,
+        headers=headers,
+        client_ip=_client_ip(request),
+    )
+    return _respond(spec, fn(req, **kwargs))
 
 
-def _cors_origin(origin: str | None, response: Response) -> None:
-    allowed = get_settings().cors_allow_origins
-    if "*" in allowed:
-        response.headers["Access-Control-Allow-Origin"] = "*"
-    elif origin and origin in allowed:
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Vary"] = "Origin"
-    response.headers["Access-Control-Expose-Headers"] = ",".join(EXPOSE_HEADERS)
+def _needs_fresh_access(spec: RouteSpec) -> bool:
+    """Writes and admin-only routes act on the caller's role and status as they are now."""
+    return spec.method not in ("GET", "HEAD") or set(spec.roles) == {Role.admin}

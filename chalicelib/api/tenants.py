@@ -5,9 +5,16 @@ from __future__ import annotations
 from chalicelib.api.framework import Api, Request
 from chalicelib.db.store import default_store
 from chalicelib.models.tenants import SignUpIn, SignUpOut, Tenant, TenantPatchIn
-from chalicelib.services.tenants import TenantService
+from chalicelib.models.users import Role
+from chalicelib.services.tenants import SignUpService, TenantService
 
 api = Api(__name__, tag="tenants")
+
+
+def _service(req: Request) -> TenantService:
+    store = default_store()
+    repo = store.tenants(req.user.tenant_id, req.user.actor)
+    return TenantService(req.user, repo, clock=store.clock)
 
 
 @api.route(
@@ -15,18 +22,19 @@ api = Api(__name__, tag="tenants")
 )
 def sign_up(req: Request, body: SignUpIn) -> SignUpOut:
     """Sign up an organisation with its first admin; answers that admin's tokens."""
-    return TenantService(default_store()).sign_up(body, req.correlation_id)
+    store = default_store()
+    return SignUpService(store, correlation_id=req.correlation_id, clock=store.clock).sign_up(body)
 
 
 @api.route("/tenants/me", response=Tenant)
 def get_tenant(req: Request) -> Tenant:
     """The caller's organisation."""
-    return TenantService(default_store()).get(req.user)
+    return _service(req).get()
 
 
 @api.route(
-    "/tenants/me", "PATCH", body=TenantPatchIn, response=Tenant, roles=("admin",), errors=(409,)
+    "/tenants/me", "PATCH", body=TenantPatchIn, response=Tenant, roles=(Role.admin,), errors=(409,)
 )
 def update_tenant(req: Request, body: TenantPatchIn) -> Tenant:
     """Change the organisation's name or escalation delay (admin)."""
-    return TenantService(default_store()).update(req.user, body)
+    return _service(req).update(body)

@@ -5,14 +5,16 @@ from __future__ import annotations
 from chalicelib.api.framework import Api, Request
 from chalicelib.db.store import default_store
 from chalicelib.models.common import Page
-from chalicelib.models.users import CreateUserIn, User, UserListQuery, UserPatchIn
+from chalicelib.models.users import CreateUserIn, Role, User, UserListQuery, UserPatchIn
 from chalicelib.services.users import UserService
 
 api = Api(__name__, tag="users")
 
 
 def _service(req: Request) -> UserService:
-    return UserService(default_store(), req.user)
+    store = default_store()
+    repo = store.users(req.user.tenant_id, req.user.actor)
+    return UserService(req.user, repo, clock=store.clock)
 
 
 @api.route("/users/me", response=User)
@@ -22,7 +24,13 @@ def get_me(req: Request) -> User:
 
 
 @api.route(
-    "/users", "POST", body=CreateUserIn, response=User, status=201, roles=("admin",), errors=(409,)
+    "/users",
+    "POST",
+    body=CreateUserIn,
+    response=User,
+    status=201,
+    roles=(Role.admin,),
+    errors=(409,),
 )
 def create_user(req: Request, body: CreateUserIn) -> User:
     """Create a user in the tenant (admin); the new user is sent a welcome email."""

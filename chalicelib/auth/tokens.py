@@ -1,4 +1,12 @@
-"""JWT access and refresh tokens (pyjwt, HS256 pinned, every claim required, kind checked)."""
+"""JWT access and refresh tokens (pyjwt, HS256 pinned, every claim required, kind checked).
+
+Besides the signature, issuer, audience and times, a token is refused when its header carries
+anything but ``alg`` and ``typ`` (no ``kid``, ``jku``, ``jwk``, ``x5u`` ...: the key is ours,
+never the token's to name), when it is longer than :data:`MAX_TOKEN_CHARS`, when a claim has
+the wrong type, or when it claims to live longer than its kind's lifetime after ``iat``. The
+``av`` claim is the user's authorization version when the token was issued: ending all of a
+user's logins raises the version, and every older token stops working.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +20,20 @@ import jwt
 
 from chalicelib.config import get_settings
 from chalicelib.errors import Unauthorized
+from chalicelib.models.users import Role
 from chalicelib.secrets import derived_key
 
 ALGORITHM = "HS256"
 ACCESS = "access"
 REFRESH = "refresh"
 _REQUIRED = {
-    ACCESS: ["sub", "tenant", "role", "iss", "aud", "exp", "iat", "jti", "typ"],
-    REFRESH: ["sub", "tenant", "fam", "iss", "aud", "exp", "iat", "jti", "typ"],
+    ACCESS: ["sub", "tenant", "role", "av", "iss", "aud", "exp", "iat", "jti", "typ"],
+    REFRESH: ["sub", "tenant", "fam", "av", "iss", "aud", "exp", "iat", "jti", "typ"],
 }
+_INTEGER_CLAIMS = frozenset({"av", "exp", "iat"})
+_HEADER_FIELDS = frozenset({"alg", "typ"})
+#: Longer tokens are refused before any parsing (ours are about 400 characters).
+MAX_TOKEN_CHARS = 2048
 
 
 @dataclass(frozen=True)
@@ -29,7 +42,9 @@ class Principal:
 
     user_id: str
     tenant_id: str
-    role: str
+    role: Role
+    #: The user's authorization version when the token was issued.
+    auth_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,7 @@ class RefreshClaims:
     tenant_id: str
     family_id: str
     token_hash: str
+    auth_version: int = 0
 
 
 def _key(kind: str) -> bytes:
@@ -59,9 +75,25 @@ def _encode(claims: dict[str, Any], kind: str, now: datetime, ttl: int) -> str:
     return jwt.encode(body, _key(kind), algorithm=ALGORITHM)
 
 
+def _invalid() -> Unauthorized:
+    return Unauthorized("The token is missing, invalid or expired.")
+
+
+def _ttl(kind: str) -> int:
+    settings = get_settings()
+    return (
+        settings.access_token_ttl_seconds if kind == ACCESS else settings.refresh_token_ttl_seconds
+    )
+
+
 def _decode(token: str, kind: str) -> dict[str, Any]:
     settings = get_settings()
+    if len(token) > MAX_TOKEN_CHARS:
+        raise _invalid()
     try:
+        header = jwt.get_unverified_header(token)
+        if not set(header) <= _HEADER_FIELDS:
+            raise _invalid()
         claims: dict[str, Any] = jwt.decode(
             token,
             _key(kind),
@@ -72,28 +104,47 @@ def _decode(token: str, kind: str) -> dict[str, Any]:
             leeway=5,
         )
     except jwt.PyJWTError as exc:
-        raise Unauthorized("The token is missing, invalid or expired.") from exc
+        raise _invalid() from exc
     if claims.get("typ") != kind:
-        raise Unauthorized("The token is missing, invalid or expired.")
+        raise _invalid()
     for name in _REQUIRED[kind]:
-        if name not in ("exp", "iat") and not isinstance(claims.get(name), str):
-            raise Unauthorized("The token is missing, invalid or expired.")
+        value = claims.get(name)
+        if name in _INTEGER_CLAIMS:
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise _invalid()
+        elif not isinstance(value, str):
+            raise _invalid()
+    if not 0 < claims["exp"] - claims["iat"] <= _ttl(kind):
+        raise _invalid()  # a lifetime we never issue: made with a stolen key, or tampered
     return claims
 
 
-def issue_access(user_id: str, tenant_id: str, role: str, now: datetime) -> str:
-    ttl = get_settings().access_token_ttl_seconds
-    return _encode({"sub": user_id, "tenant": tenant_id, "role": role}, ACCESS, now, ttl)
+def issue_access(
+    user_id: str, tenant_id: str, role: Role, now: datetime, *, auth_version: int = 0
+) -> str:
+    claims = {"sub": user_id, "tenant": tenant_id, "role": role.value, "av": auth_version}
+    return _encode(claims, ACCESS, now, _ttl(ACCESS))
 
 
-def issue_refresh(user_id: str, tenant_id: str, family_id: str, now: datetime) -> str:
-    ttl = get_settings().refresh_token_ttl_seconds
-    return _encode({"sub": user_id, "tenant": tenant_id, "fam": family_id}, REFRESH, now, ttl)
+def issue_refresh(
+    user_id: str, tenant_id: str, family_id: str, now: datetime, *, auth_version: int = 0
+) -> str:
+    claims = {"sub": user_id, "tenant": tenant_id, "fam": family_id, "av": auth_version}
+    return _encode(claims, REFRESH, now, _ttl(REFRESH))
 
 
 def verify_access(token: str) -> Principal:
     claims = _decode(token, ACCESS)
-    return Principal(user_id=claims["sub"], tenant_id=claims["tenant"], role=claims["role"])
+    try:
+        role = Role(claims["role"])
+    except ValueError as exc:
+        raise _invalid() from exc
+    return Principal(
+        user_id=claims["sub"],
+        tenant_id=claims["tenant"],
+        role=role,
+        auth_version=claims["av"],
+    )
 
 
 def verify_refresh(token: str) -> RefreshClaims:
@@ -103,6 +154,7 @@ def verify_refresh(token: str) -> RefreshClaims:
         tenant_id=claims["tenant"],
         family_id=claims["fam"],
         token_hash=token_hash(token),
+        auth_version=claims["av"],
     )
 
 

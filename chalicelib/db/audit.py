@@ -15,9 +15,9 @@ from pynamodb.models import Model
 from chalicelib.clock import iso
 from chalicelib.config import get_settings
 from chalicelib.db import keys
-from chalicelib.db.base import is_condition_failure
+from chalicelib.db.base import apply_client_limits, is_condition_failure
 from chalicelib.db.pages import decode_cursor, encode_cursor
-from chalicelib.models.audit import AuditEntry
+from chalicelib.models.audit import AuditEntry, EntityType
 from chalicelib.models.common import Page
 
 
@@ -43,6 +43,9 @@ class AuditItem(Model):
     class Meta:
         table_name = get_settings().audit_table
         region = get_settings().aws_region
+        connect_timeout_seconds = get_settings().dynamodb_connect_timeout_seconds
+        read_timeout_seconds = get_settings().dynamodb_read_timeout_seconds
+        max_retry_attempts = get_settings().dynamodb_max_retry_attempts
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -75,6 +78,7 @@ def _configure() -> None:
     ):
         AuditItem.Meta.table_name = settings.audit_table
         AuditItem.Meta.region = settings.aws_region
+        apply_client_limits(AuditItem.Meta)
         AuditItem._connection = None
 
 
@@ -134,14 +138,14 @@ class AuditRepository:
     def list(
         self,
         *,
-        entity_type: str | None,
+        entity_type: EntityType | None,
         entity_id: str | None,
         limit: int,
         cursor: str | None,
     ) -> Page[AuditEntry]:
         """Newest first; exactly one Query per page, on the table or the index that fits."""
         _configure()
-        scope = f"audit:{entity_type or '*'}:{entity_id or '*'}"
+        scope = f"audit:{entity_type.value if entity_type else '*'}:{entity_id or '*'}"
         start = decode_cursor(cursor, tenant_id=self.tenant_id, scope=scope)
         if entity_id is not None:
             results = AuditItem.by_entity.query(
@@ -153,7 +157,7 @@ class AuditRepository:
             )
         elif entity_type is not None:
             results = AuditItem.by_type.query(
-                keys.audit_type_index_pk(self.tenant_id, entity_type),
+                keys.audit_type_index_pk(self.tenant_id, entity_type.value),
                 scan_index_forward=False,
                 limit=limit,
                 page_size=limit,
@@ -170,7 +174,7 @@ class AuditRepository:
         items = [_entry(i) for i in results]
         if entity_type is not None:
             # Ids are unique across entity types; this only guards a mismatched pair of filters.
-            items = [i for i in items if i.entity_type.value == entity_type]
+            items = [i for i in items if i.entity_type is entity_type]
         return Page[AuditEntry](
             items=items,
             next_cursor=encode_cursor(

@@ -1,24 +1,26 @@
-"""Login throttling and refresh-token families."""
+"""Login attempt counters and refresh-token families."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.expressions.operand import Path
 
 from chalicelib.context import Actor
 from chalicelib.db import keys
 from chalicelib.db.base import MainItem, is_condition_failure
-from chalicelib.db.users import Credential, CredentialItem
+from chalicelib.db.users import CredentialItem
+from chalicelib.models.auth import Credential, Lockout, LoginWindow
 
 
-class ThrottleItem(MainItem, discriminator="login_throttle"):
-    """Failed logins of one (tenant, email) inside the current window. Not audited."""
+class LoginCounterItem(MainItem, discriminator="login_throttle"):
+    """Login attempts on one account in one long window: ``failures`` counts them for the
+    account; one ``c#<client>#<short window>`` attribute per client address counts that
+    address's. Not audited; TTL removes it after its window."""
 
-    failures = NumberAttribute(default=0)
-    window_started = NumberAttribute(default=0)
+    failures = NumberAttribute(null=True)
 
 
 class FamilyItem(MainItem, discriminator="token_family"):
@@ -29,71 +31,88 @@ class FamilyItem(MainItem, discriminator="token_family"):
     revoked = BooleanAttribute(default=False)
 
 
-@dataclass(frozen=True)
-class Throttle:
-    failures: int
-    window_started: float
-
-
 class AuthRepository:
     def __init__(self, tenant_id: str, actor: Actor) -> None:
         self.tenant_id = tenant_id
         self.actor = actor
 
-    # -- login throttle ------------------------------------------------------------------
-    def login_state(self, email: str) -> tuple[Credential | None, Throttle]:
-        """The credential and the failure counter of one (tenant, email): ONE Query.
-
-        Both items share the email's partition, so a login reads them together.
-        """
+    # -- login attempts --------------------------------------------------------------------
+    def credential(self, email: str) -> Credential | None:
+        """The password hash of one (tenant, email): ONE GetItem, strongly consistent."""
         try:
-            pk, _ = keys.credential_key(self.tenant_id, email)
-        except ValueError:
-            return None, Throttle(failures=0, window_started=0)
-        credential: Credential | None = None
-        throttle = Throttle(failures=0, window_started=0)
-        for item in MainItem.query(pk, consistent_read=True):
-            if isinstance(item, CredentialItem):
-                credential = Credential(user_id=item.user_id, password_hash=item.password_hash)
-            elif isinstance(item, ThrottleItem):
-                throttle = Throttle(
-                    failures=int(item.failures), window_started=float(item.window_started)
-                )
-        return credential, throttle
+            pk, sk = keys.credential_key(self.tenant_id, email)
+            item = CredentialItem.get(pk, sk, consistent_read=True)
+        except (DoesNotExist, ValueError):
+            return None
+        return Credential(user_id=item.user_id, password_hash=item.password_hash)
 
-    def record_failure(self, email: str, *, now: datetime, window: timedelta) -> Throttle:
-        """Count a failure atomically; a window that has passed starts again at one."""
-        pk, sk = keys.login_throttle_key(self.tenant_id, email)
-        ts = now.timestamp()
-        expires = now + window
-        item = ThrottleItem(pk, sk)
+    def count_attempt(self, email: str, window: LoginWindow) -> Lockout | None:
+        """Count an attempt in the client's and the account's counters at once, unless one is
+        full: ONE conditional UpdateItem (DynamoDB applies concurrent ones one at a time, so no
+        more attempts than the limits ever get through). ``None``: counted."""
+        pk, sk = keys.login_counter_key(self.tenant_id, email, window.account_window)
+        client = Path([keys.login_client_counter(window.client, window.client_window)])
+        failures = LoginCounterItem.failures
         try:
-            item.update(
+            LoginCounterItem(pk, sk).update(
                 actions=[
-                    ThrottleItem.failures.add(1),
-                    ThrottleItem.type.set(ThrottleItem),
-                    ThrottleItem.tenant_id.set(self.tenant_id),
-                    ThrottleItem.expires_at.set(expires),
+                    failures.add(1),
+                    client.add(1),
+                    LoginCounterItem.type.set(LoginCounterItem),
+                    LoginCounterItem.tenant_id.set(self.tenant_id),
+                    LoginCounterItem.expires_at.set(window.expires),
                 ],
-                condition=ThrottleItem.window_started > ts - window.total_seconds(),
+                condition=(failures.does_not_exist() | (failures < window.account_limit))
+                & (client.does_not_exist() | (client < window.client_limit)),
             )
         except UpdateError as exc:
             if not is_condition_failure(exc):
                 raise
-            item.update(
-                actions=[
-                    ThrottleItem.failures.set(1),
-                    ThrottleItem.window_started.set(ts),
-                    ThrottleItem.type.set(ThrottleItem),
-                    ThrottleItem.tenant_id.set(self.tenant_id),
-                    ThrottleItem.expires_at.set(expires),
-                ]
-            )
-        return Throttle(failures=int(item.failures), window_started=float(item.window_started))
+            return self._lockout(pk, sk, window)
+        return None
 
-    def clear_failures(self, email: str) -> None:
-        pk, sk = keys.login_throttle_key(self.tenant_id, email)
-        ThrottleItem(pk, sk).delete()
+    def _lockout(self, pk: str, sk: str, window: LoginWindow) -> Lockout:
+        """Which counter was full (one GetItem, only when an attempt is refused). A full
+        account counter outlasts any client counter of its window, so it is the one named."""
+        try:
+            failures = LoginCounterItem.get(pk, sk, consistent_read=True).failures
+        except DoesNotExist:  # pragma: no cover - the item that refused cannot be gone
+            failures = None
+        account = int(failures or 0) >= window.account_limit
+        return Lockout(client=not account, account=account)
+
+    def settle_success(self, email: str, window: LoginWindow) -> None:
+        """A counted attempt succeeded: the client's counter starts again and the attempt is no
+        longer a failure of the account. ONE UpdateItem on the item that counted it."""
+        pk, sk = keys.login_counter_key(self.tenant_id, email, window.account_window)
+        client = Path([keys.login_client_counter(window.client, window.client_window)])
+        try:
+            LoginCounterItem(pk, sk).update(
+                actions=[LoginCounterItem.failures.add(-1), client.remove()],
+                condition=LoginCounterItem.failures > 0,
+            )
+        except UpdateError as exc:
+            if not is_condition_failure(exc):  # the locks were lifted meanwhile: nothing to do
+                raise
+
+    def clear_locks(self, email: str) -> int:
+        """Lift every login lock of the account (a password reset does): one Query of the
+        account's partition and a batch delete of its counters. Answers how many went."""
+        try:
+            pk, _ = keys.credential_key(self.tenant_id, email)
+        except ValueError:
+            return 0
+        counters = list(
+            LoginCounterItem.query(
+                pk,
+                LoginCounterItem.sk.startswith(keys.login_counters_prefix()),
+                consistent_read=True,
+            )
+        )
+        with LoginCounterItem.batch_write() as batch:
+            for item in counters:
+                batch.delete(item)
+        return len(counters)
 
     # -- refresh token families ---------------------------------------------------------
     def start_family(
@@ -139,10 +158,3 @@ class AuthRepository:
         except UpdateError as exc:
             if not is_condition_failure(exc):
                 raise
-
-    def family_user(self, family_id: str) -> str | None:
-        pk, sk = keys.token_family_key(self.tenant_id, family_id)
-        try:
-            return FamilyItem.get(pk, sk, consistent_read=True).user_id
-        except DoesNotExist:
-            return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from pynamodb.attributes import (
@@ -9,12 +10,19 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
 )
+from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.clock import iso, utcnow
 from chalicelib.config import get_settings
 from chalicelib.context import Actor
+
+#: DynamoDB's code for a write whose condition did not hold (per transaction item; single writes
+#: answer it with an ``Exception`` suffix).
+CONDITION_FAILED = "ConditionalCheckFailed"
+#: DynamoDB's code for a write that lost to a concurrent transaction on the same item.
+TRANSACTION_CONFLICT = "TransactionConflict"
 
 
 class _Gsi1(GlobalSecondaryIndex["MainItem"]):
@@ -61,6 +69,9 @@ class MainItem(Model):
     class Meta:
         table_name = get_settings().main_table
         region = get_settings().aws_region
+        connect_timeout_seconds = get_settings().dynamodb_connect_timeout_seconds
+        read_timeout_seconds = get_settings().dynamodb_read_timeout_seconds
+        max_retry_attempts = get_settings().dynamodb_max_retry_attempts
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -108,35 +119,68 @@ def stamp_actions(actor: Actor) -> list[Any]:
     ]
 
 
-def batch_get(wanted: list[tuple[str, str]], *, consistent: bool = False) -> list[dict[str, Any]]:
-    """Items of the main table by (pk, sk) in one BatchGetItem (plus retries of keys DynamoDB
-    left unprocessed), as raw DynamoDB JSON. Duplicate keys are asked for once."""
-    unique = list(dict.fromkeys(wanted))
-    if not unique:
+def batch_get(wanted: list[tuple[str, str]], *, consistent: bool = False) -> list[MainItem]:
+    """Items of the main table by (pk, sk) in one BatchGetItem (PynamoDB retries the keys
+    DynamoDB left unprocessed and asks for duplicates once), each as its entity's item class."""
+    if not wanted:
         return []
-    client = MainItem._get_connection().connection.client
-    table = MainItem.Meta.table_name
-    request: dict[str, Any] = {
-        table: {
-            "Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in unique],
-            "ConsistentRead": consistent,
-        }
-    }
-    items: list[dict[str, Any]] = []
-    while request:
-        answer = client.batch_get_item(RequestItems=request)
-        items.extend(answer.get("Responses", {}).get(table, []))
-        request = answer.get("UnprocessedKeys") or {}
-    return items
+    return list(MainItem.batch_get(wanted, consistent_read=consistent))
+
+
+def apply_client_limits(meta: Any) -> None:
+    """Short timeouts and few retries on a model's DynamoDB client, so an unreachable or
+    hanging database fails a request within seconds (answered 503) instead of a minute."""
+    settings = get_settings()
+    meta.connect_timeout_seconds = settings.dynamodb_connect_timeout_seconds
+    meta.read_timeout_seconds = settings.dynamodb_read_timeout_seconds
+    meta.max_retry_attempts = settings.dynamodb_max_retry_attempts
+
+
+@lru_cache(maxsize=4)
+def _connection(region: str) -> Connection:
+    settings = get_settings()
+    return Connection(
+        region=region,
+        connect_timeout_seconds=settings.dynamodb_connect_timeout_seconds,
+        read_timeout_seconds=settings.dynamodb_read_timeout_seconds,
+        max_retry_attempts=settings.dynamodb_max_retry_attempts,
+    )
+
+
+def connection() -> Connection:
+    """PynamoDB's public connection to the configured region (for transactions)."""
+    return _connection(get_settings().aws_region)
+
+
+_configured: tuple[object, ...] | None = None
 
 
 def configure() -> None:
-    """Point every model at the configured table (tests and the local stack change it)."""
+    """Point every model at the configured table and client limits (tests and the local stack
+    change them).
+
+    Nothing is rebuilt while the table, region, endpoint and limits stay the same: a client
+    costs tens of milliseconds to build, and tests call this between every two worlds.
+    """
+    global _configured
     settings = get_settings()
+    wanted = (
+        settings.main_table,
+        settings.aws_region,
+        settings.aws_endpoint_url,
+        settings.dynamodb_connect_timeout_seconds,
+        settings.dynamodb_read_timeout_seconds,
+        settings.dynamodb_max_retry_attempts,
+    )
+    if wanted == _configured:
+        return
     for model in _all_models():
         model.Meta.table_name = settings.main_table
         model.Meta.region = settings.aws_region
+        apply_client_limits(model.Meta)
         model._connection = None
+    _connection.cache_clear()
+    _configured = wanted
 
 
 def _all_models() -> list[type[Model]]:
@@ -151,19 +195,22 @@ def _all_models() -> list[type[Model]]:
 
 def is_condition_failure(exc: Exception) -> bool:
     """True when a PynamoDB write failed on its condition (not on throttling or a fault)."""
-    cause = getattr(exc, "cause_response_code", None)
-    return cause == "ConditionalCheckFailedException"
+    return getattr(exc, "cause_response_code", None) == f"{CONDITION_FAILED}Exception"
 
 
 def is_write_conflict(exc: Exception) -> bool:
-    """True when a write lost to a concurrent transaction on the same item (DynamoDB cancels
-    with ``TransactionConflict``; botocore does not retry it): a lost race, answered 409."""
-    if getattr(exc, "cause_response_code", None) == "TransactionConflictException":
+    """True when a single write lost to a concurrent transaction on the same item (DynamoDB
+    answers ``TransactionConflict``; botocore does not retry it): a lost race, answered 409."""
+    return getattr(exc, "cause_response_code", None) == f"{TRANSACTION_CONFLICT}Exception"
+
+
+def probe() -> bool:
+    """Whether the main table answers: one GetItem of a key that never exists (half a read
+    unit, bounded by the client's short timeouts). For ``GET /health``."""
+    try:
+        MainItem.get("HEALTH#probe", "HEALTH")
+    except MainItem.DoesNotExist:
         return True
-    return "TransactionConflict" in cancellation_codes(exc)
-
-
-def cancellation_codes(exc: Exception) -> list[str | None]:
-    """The per-item cancellation codes of a failed transaction, in the order of its items."""
-    reasons = getattr(exc, "cancellation_reasons", None) or []
-    return [r.code if r else None for r in reasons]
+    except Exception:  # noqa: BLE001 - any failure means "not answering"; the caller reports it
+        return False
+    return True

@@ -21,20 +21,20 @@ from contextlib import contextmanager
 from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import UpdateError
 
 from chalicelib.clock import iso, utcnow
 from chalicelib.context import Actor
 from chalicelib.db import keys
 from chalicelib.db.base import (
+    CONDITION_FAILED,
     MainItem,
-    cancellation_codes,
     is_condition_failure,
     is_write_conflict,
     stamp_actions,
 )
 from chalicelib.db.pages import decode_cursor, encode_cursor
+from chalicelib.db.transactions import Cancelled, Transaction
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.models.catalog import (
     CourseRecord,
@@ -44,8 +44,6 @@ from chalicelib.models.catalog import (
     ModuleRecord,
 )
 from chalicelib.models.common import Page
-
-_FAILED = "ConditionalCheckFailed"
 
 
 class StaleTree(Conflict):
@@ -130,10 +128,6 @@ def summary_of(record: CourseRecord) -> CourseSummary:
     )
 
 
-def _connection() -> Any:
-    return MainItem._get_connection().connection
-
-
 class CatalogRepository:
     """Courses, modules and lessons of one tenant."""
 
@@ -155,16 +149,17 @@ class CatalogRepository:
         return LessonItem(pk, sk)
 
     def _bump_course(
-        self, tx: TransactWrite, course_id: str, *, expected_version: int | None = None
+        self, tx: Transaction, course_id: str, *, expected_version: int | None = None
     ) -> None:
         """The course part of every child write: new tree version, stamps, still alive."""
         condition = CourseItem.pk.exists() & CourseItem.deleting_at.does_not_exist()
         if expected_version is not None:
             condition &= CourseItem.tree_version == expected_version
         tx.update(
+            "course",
             self._course_item(course_id),
-            actions=[CourseItem.tree_version.add(1), *stamp_actions(self.actor)],
-            condition=condition,
+            [CourseItem.tree_version.add(1), *stamp_actions(self.actor)],
+            condition,
         )
 
     # --- reads ---------------------------------------------------------------------------
@@ -325,7 +320,7 @@ class CatalogRepository:
         )
         item.stamp(self.actor, created=True)
         with _guarded_write((), lambda: NotFound("course")) as tx:
-            tx.save(item, condition=ModuleItem.pk.does_not_exist())
+            tx.save("module", item, ModuleItem.pk.does_not_exist())
             self._bump_course(tx, course_id)
 
     def update_module(
@@ -338,9 +333,10 @@ class CatalogRepository:
             actions.append(ModuleItem.rank.set(rank))
         with _guarded_write(("module",), lambda: NotFound("course")) as tx:
             tx.update(
+                "module",
                 self._module_item(course_id, module_id),
-                actions=actions,
-                condition=ModuleItem.pk.exists() & ModuleItem.deleting_at.does_not_exist(),
+                actions,
+                ModuleItem.pk.exists() & ModuleItem.deleting_at.does_not_exist(),
             )
             self._bump_course(tx, course_id)
 
@@ -350,9 +346,10 @@ class CatalogRepository:
         module = self._module_item(course_id, module_id)
         with _guarded_write(("module",), StaleTree) as tx:
             tx.update(
+                "module",
                 module,
-                actions=[ModuleItem.deleting_at.set(iso(utcnow())), *stamp_actions(self.actor)],
-                condition=ModuleItem.pk.exists(),
+                [ModuleItem.deleting_at.set(iso(utcnow())), *stamp_actions(self.actor)],
+                ModuleItem.pk.exists(),
             )
             self._bump_course(tx, course_id, expected_version=tree.course.tree_version)
         doomed = self._mark_children(course_id, keys.module_lessons_prefix(module_id))
@@ -400,7 +397,7 @@ class CatalogRepository:
         item.stamp(self.actor, created=True)
         with _guarded_write(("module",), lambda: NotFound("course")) as tx:
             self._module_alive(tx, course_id, record.module_id)
-            tx.save(item, condition=LessonItem.pk.does_not_exist())
+            tx.save("lesson", item, LessonItem.pk.does_not_exist())
             self._bump_course(tx, course_id)
 
     def update_lesson(
@@ -429,9 +426,10 @@ class CatalogRepository:
         with _guarded_write(("module", "lesson"), lambda: NotFound("course")) as tx:
             self._module_alive(tx, course_id, module_id)
             tx.update(
+                "lesson",
                 self._lesson_item(course_id, module_id, lesson_id),
-                actions=actions,
-                condition=LessonItem.pk.exists(),
+                actions,
+                LessonItem.pk.exists(),
             )
             self._bump_course(tx, course_id)
 
@@ -451,34 +449,41 @@ class CatalogRepository:
             raise
         with _guarded_write(("module", "lesson"), lambda: NotFound("course")) as tx:
             self._module_alive(tx, course_id, module_id)
-            tx.delete(lesson, condition=LessonItem.pk.exists())
+            tx.delete("lesson", lesson, LessonItem.pk.exists())
             self._bump_course(tx, course_id)
 
-    def _module_alive(self, tx: Any, course_id: str, module_id: str) -> None:
+    def _module_alive(self, tx: Transaction, course_id: str, module_id: str) -> None:
         """Transaction guard: the module exists and is not being deleted."""
         pk, sk = keys.module_key(self.tenant_id, course_id, module_id)
-        tx.condition_check(
+        tx.check(
+            "module",
             ModuleItem,
             pk,
             sk,
-            condition=ModuleItem.pk.exists() & ModuleItem.deleting_at.does_not_exist(),
+            ModuleItem.pk.exists() & ModuleItem.deleting_at.does_not_exist(),
         )
 
 
 @contextmanager
-def _guarded_write(named: tuple[str, ...], guard_failed: Callable[[], Exception]) -> Iterator[Any]:
-    """A transaction whose first items are named (a failed condition there is a 404 of that
-    name, e.g. ``("module", "lesson")``) and whose other items guard the course
-    (``guard_failed()``). Losing to a concurrent transaction is a 409."""
+def _guarded_write(
+    named: tuple[str, ...], guard_failed: Callable[[], Exception]
+) -> Iterator[Transaction]:
+    """A transaction whose items are named ``module``, ``lesson`` and ``course``.
+
+    A failed condition of a ``named`` item is a 404 of that name (the first of ``named`` that
+    failed, e.g. ``("module", "lesson")``); of any other item (the course guard),
+    ``guard_failed()``. Losing to a concurrent transaction is a 409.
+    """
     try:
-        with TransactWrite(connection=_connection()) as tx:
+        with Transaction() as tx:
             yield tx
-    except TransactWriteError as exc:
-        codes = cancellation_codes(exc)
-        if _FAILED in codes:
-            first = codes.index(_FAILED)
-            raise (NotFound(named[first]) if first < len(named) else guard_failed()) from exc
-        if is_write_conflict(exc):
+    except Cancelled as exc:
+        for name in named:
+            if exc.failed(name):
+                raise NotFound(name) from exc
+        if any(CONDITION_FAILED in codes for codes in exc.codes.values()):
+            raise guard_failed() from exc
+        if exc.any_conflict:
             raise StaleTree() from exc
         raise
 

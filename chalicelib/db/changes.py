@@ -15,6 +15,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from chalicelib.clock import iso
+from chalicelib.models.audit import AuditAction
 from chalicelib.models.messages import Change
 
 #: Attributes of the single-table layout, not of the entity: never shown in images.
@@ -51,7 +52,11 @@ SECRET_MARKERS = ("hash", "secret", "token", "password", "credential")
 _deserializer = TypeDeserializer()
 
 
-_ACTIONS = {"INSERT": "created", "MODIFY": "updated", "REMOVE": "deleted"}
+_ACTIONS = {
+    "INSERT": AuditAction.created,
+    "MODIFY": AuditAction.updated,
+    "REMOVE": AuditAction.deleted,
+}
 
 
 def _plain(value: Any) -> Any:
@@ -105,7 +110,7 @@ def parse_record(record: dict[str, Any]) -> Change:
     new = _image(ddb.get("NewImage"))
     action = _ACTIONS[record["eventName"]]
     current = new if new is not None else old
-    source = (new if action != "deleted" else old) or {}
+    source = (new if action is not AuditAction.deleted else old) or {}
     entity_type = (current or {}).get("type")
     return Change(
         event_id=str(record["eventID"]),
@@ -119,7 +124,7 @@ def parse_record(record: dict[str, Any]) -> Change:
         correlation_id=_str_or_none(source.get("correlation_id")),
         before=public_image(old),
         after=public_image(new),
-        bookkeeping_only=action == "updated" and _substance(old) == _substance(new),
+        bookkeeping_only=action is AuditAction.updated and _substance(old) == _substance(new),
     )
 
 

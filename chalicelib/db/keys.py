@@ -55,8 +55,25 @@ def credential_key(tenant_id: str, email: str) -> tuple[str, str]:
     return f"{tenant_prefix(tenant_id)}#EMAIL#{_part(email)}", "CREDENTIAL"
 
 
-def login_throttle_key(tenant_id: str, email: str) -> tuple[str, str]:
-    return f"{tenant_prefix(tenant_id)}#EMAIL#{_part(email)}", "THROTTLE"
+def login_counter_key(tenant_id: str, email: str, window: int) -> tuple[str, str]:
+    """The login attempts on one account in one long window (``window`` = its number since the
+    epoch). In the account's partition, beside its credential, so every lock of an account is
+    found (and lifted) with one Query of the partition."""
+    return (
+        f"{tenant_prefix(tenant_id)}#EMAIL#{_part(email)}",
+        f"{login_counters_prefix()}{int(window)}",
+    )
+
+
+def login_counters_prefix() -> str:
+    """Sort-key prefix of every login counter of an account (``begins_with``)."""
+    return "LOGIN#"
+
+
+def login_client_counter(client: str, window: int) -> str:
+    """The attribute of an account's counter item that counts one client address's attempts
+    in one short window (a short window lies inside one long window)."""
+    return f"c#{_part(client)}#{int(window)}"
 
 
 def token_family_key(tenant_id: str, family_id: str) -> tuple[str, str]:

@@ -1,16 +1,17 @@
-"""The DynamoDB-backed store: hands out repositories, each bound to one tenant."""
+"""The DynamoDB-backed store: hands out repositories, each bound to one tenant, and the clock
+the services built on them share (``utcnow``; tests give the store a fixed one)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
+from chalicelib.clock import Clock, utcnow
 from chalicelib.context import Actor
 from chalicelib.db import tenants as _tenants
-from chalicelib.db.audit import AuditRepository
+from chalicelib.db.audit import AuditRepository, AuditTable
 from chalicelib.db.auth import AuthRepository
-from chalicelib.db.bookings import BookingRepository, run_once
+from chalicelib.db.bookings import BookingRepository
 from chalicelib.db.catalog import CatalogRepository
+from chalicelib.db.directory import DynamoDirectory
+from chalicelib.db.escalation_queue import EscalationQueue
 from chalicelib.db.tenants import TenantRepository
 from chalicelib.db.users import UserRepository
 from chalicelib.models.tenants import Tenant
@@ -18,6 +19,12 @@ from chalicelib.models.users import User
 
 
 class DynamoStore:
+    """Every repository of the app; ``services.auth.Accounts`` for the anonymous routes."""
+
+    def __init__(self, clock: Clock = utcnow) -> None:
+        self.clock = clock
+
+    # every tenant (sign-up, login)
     def tenant_id_for_slug(self, slug: str) -> str | None:
         return _tenants.tenant_id_for_slug(slug)
 
@@ -26,6 +33,7 @@ class DynamoStore:
     ) -> None:
         _tenants.create_tenant_with_admin(tenant, admin, password_hash, actor)
 
+    # one tenant
     def tenants(self, tenant_id: str, actor: Actor) -> TenantRepository:
         return TenantRepository(tenant_id, actor)
 
@@ -38,16 +46,21 @@ class DynamoStore:
     def bookings(self, tenant_id: str, actor: Actor) -> BookingRepository:
         return BookingRepository(tenant_id, actor)
 
-    def run_once(
-        self, scope: str, payload: dict[str, Any], produce: Callable[[], dict[str, Any]]
-    ) -> dict[str, Any]:
-        return run_once(scope, payload, produce)
-
     def catalog(self, tenant_id: str, actor: Actor) -> CatalogRepository:
         return CatalogRepository(tenant_id, actor)
 
     def audit(self, tenant_id: str) -> AuditRepository:
         return AuditRepository(tenant_id)
+
+    # the system's own work (stream and queue consumers, the scheduled finder)
+    def audit_log(self) -> AuditTable:
+        return AuditTable()
+
+    def escalations(self) -> EscalationQueue:
+        return EscalationQueue()
+
+    def directory(self) -> DynamoDirectory:
+        return DynamoDirectory()
 
 
 _store: DynamoStore | None = None

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, VersionAttribute
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib.context import Actor
 from chalicelib.db import keys
-from chalicelib.db.base import MainItem, cancellation_codes, is_condition_failure, stamp_actions
+from chalicelib.db.base import MainItem, is_condition_failure, stamp_actions
+from chalicelib.db.transactions import Cancelled, Transaction
 from chalicelib.db.users import CredentialItem, UserItem
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.models.tenants import Tenant
@@ -58,14 +58,13 @@ def create_tenant_with_admin(tenant: Tenant, admin: User, password_hash: str, ac
     tenant_item.stamp(actor, created=True)
     user_item, cred_item = UserItem.new(admin, password_hash, actor)
     try:
-        with TransactWrite(connection=MainItem._get_connection().connection) as tx:
-            tx.save(slug_item, condition=SlugItem.pk.does_not_exist())
-            tx.save(tenant_item, condition=TenantItem.pk.does_not_exist())
-            tx.save(user_item, condition=UserItem.pk.does_not_exist())
-            tx.save(cred_item, condition=CredentialItem.pk.does_not_exist())
-    except TransactWriteError as exc:
-        reasons = cancellation_codes(exc)
-        if reasons and reasons[0] == "ConditionalCheckFailed":
+        with Transaction() as tx:
+            tx.save("slug", slug_item, SlugItem.pk.does_not_exist())
+            tx.save("tenant", tenant_item, TenantItem.pk.does_not_exist())
+            tx.save("admin", user_item, UserItem.pk.does_not_exist())
+            tx.save("credential", cred_item, CredentialItem.pk.does_not_exist())
+    except Cancelled as exc:
+        if exc.failed("slug"):
             raise Conflict("That slug is already taken.") from exc
         raise
 

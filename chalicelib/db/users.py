@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from pynamodb.attributes import BooleanAttribute, UnicodeAttribute, VersionAttribute
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
+from pynamodb.attributes import (
+    BooleanAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
+from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib.context import Actor
 from chalicelib.db import keys
-from chalicelib.db.base import MainItem, cancellation_codes, is_condition_failure, stamp_actions
+from chalicelib.db.base import MainItem, is_condition_failure, stamp_actions
 from chalicelib.db.pages import decode_cursor, encode_cursor
+from chalicelib.db.transactions import Cancelled, Transaction
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.models.common import Page
-from chalicelib.models.users import Role, User
+from chalicelib.models.users import Access, Role, User
 
 
 class UserItem(MainItem, discriminator="user"):
@@ -24,6 +27,9 @@ class UserItem(MainItem, discriminator="user"):
     role = UnicodeAttribute()
     active = BooleanAttribute(default=True)
     version = VersionAttribute()
+    #: Every token of the user carries the value it had when issued; raising it ends every
+    #: login at once (deactivation, "end all sessions"). Absent on users made before it: 0.
+    auth_version = NumberAttribute(null=True)
 
     @classmethod
     def new(cls, user: User, password_hash: str, actor: Actor) -> tuple[UserItem, CredentialItem]:
@@ -60,6 +66,12 @@ class CredentialItem(MainItem, discriminator="credential"):
     password_hash = UnicodeAttribute()
 
 
+def _access_of(item: UserItem) -> Access:
+    return Access(
+        role=Role(item.role), active=bool(item.active), auth_version=int(item.auth_version or 0)
+    )
+
+
 def user_from_item(item: UserItem) -> User:
     return User(
         id=item.user_id,
@@ -70,12 +82,6 @@ def user_from_item(item: UserItem) -> User:
         active=bool(item.active),
         created_at=item.created_at,
     )
-
-
-@dataclass(frozen=True)
-class Credential:
-    user_id: str
-    password_hash: str
 
 
 class UserRepository:
@@ -89,11 +95,11 @@ class UserRepository:
         """User and credential in one transaction; a taken email (in this tenant) is a 409."""
         item, cred = UserItem.new(user, password_hash, self.actor)
         try:
-            with TransactWrite(connection=MainItem._get_connection().connection) as tx:
-                tx.save(item, condition=UserItem.pk.does_not_exist())
-                tx.save(cred, condition=CredentialItem.pk.does_not_exist())
-        except TransactWriteError as exc:
-            if "ConditionalCheckFailed" in cancellation_codes(exc):
+            with Transaction() as tx:
+                tx.save("user", item, UserItem.pk.does_not_exist())
+                tx.save("credential", cred, CredentialItem.pk.does_not_exist())
+        except Cancelled as exc:
+            if exc.failed("credential") or exc.failed("user"):
                 raise Conflict("A user with that email already exists.") from exc
             raise
         return user_from_item(item)
@@ -114,6 +120,30 @@ class UserRepository:
         except NotFound:
             return None
 
+    def access(self, user_id: str, *, consistent: bool) -> Access | None:
+        """The user's current role, status and authorization version: ONE GetItem (None when
+        the user does not exist)."""
+        try:
+            item = self._get_item(user_id, consistent=consistent)
+        except NotFound:
+            return None
+        return _access_of(item)
+
+    def revoke_sessions(self, user_id: str) -> Access:
+        """End every login of the user at once: raise the authorization version that every
+        token (access and refresh) must carry. A GetItem and a conditional UpdateItem (on the
+        user's version; a racing change of the user is read again)."""
+        for _ in range(3):
+            item = self._get_item(user_id, consistent=True)
+            try:
+                item.update(actions=[*stamp_actions(self.actor), UserItem.auth_version.add(1)])
+            except UpdateError as exc:
+                if is_condition_failure(exc):
+                    continue
+                raise
+            return _access_of(item)
+        raise Conflict("The user changed meanwhile; try again.")
+
     def update(
         self,
         user_id: str,
@@ -131,6 +161,8 @@ class UserRepository:
             actions.append(UserItem.gsi1sk.set(keys.users_index_sk(role.value, user_id)))
         if active is not None:
             actions.append(UserItem.active.set(active))
+            if not active and item.active:
+                actions.append(UserItem.auth_version.add(1))  # its tokens die with it
         try:
             item.update(actions=actions)
         except UpdateError as exc:

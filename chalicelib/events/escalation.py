@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from chalice import Blueprint, Rate
+from chalice.app import Blueprint, Rate
 
-from chalicelib.clock import utcnow
 from chalicelib.config import get_settings
-from chalicelib.db.escalation import DynamoEscalations
-from chalicelib.events._common import log_context, run_batch, sqs_processor
+from chalicelib.db.store import default_store
+from chalicelib.events.batch import Failure, process_batch, queue_messages
 from chalicelib.models.messages import EscalationMessage
 from chalicelib.notify.queues import escalation_queue
 from chalicelib.observability import BatchMetrics, logger
@@ -23,12 +21,16 @@ from chalicelib.services.escalation import EscalationService
 bp = Blueprint(__name__)
 
 
-def find(now: Any = None) -> int:
+def _service() -> EscalationService:
+    store = default_store()
+    return EscalationService(store.escalations(), clock=store.clock)
+
+
+def find() -> int:
     metrics = BatchMetrics("find_stale_bookings")
     try:
-        service = EscalationService(DynamoEscalations())
-        queued = service.find_stale(
-            now or utcnow(), escalation_queue(), limit=get_settings().escalation_find_limit
+        queued = _service().find_stale(
+            escalation_queue(), limit=get_settings().escalation_find_limit
         )
         metrics.add("StaleBookingsFound", len(queued))
         logger.info(
@@ -47,32 +49,27 @@ def find(now: Any = None) -> int:
         metrics.publish()
 
 
+def _escalate(message: EscalationMessage, metrics: BatchMetrics) -> bool:
+    escalated = _service().escalate(message)
+    metrics.add("BookingsEscalated" if escalated else "EscalationsAlreadyDone")
+    logger.info(
+        "booking escalated" if escalated else "booking already escalated or moved on",
+        extra={"booking_id": message.booking_id, "status": message.status},
+    )
+    return escalated
+
+
 def handle_messages(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    metrics = BatchMetrics("escalate_bookings")
-    service = EscalationService(DynamoEscalations())
-
-    def record_handler(record: SQSRecord) -> bool:
-        try:
-            message = EscalationMessage.model_validate_json(record.body)
-        except ValueError:
-            metrics.add("EscalationFailures")
-            logger.exception("malformed escalation message", extra={"sqs_id": record.message_id})
-            raise
-        with log_context(correlation_id=message.correlation_id, tenant_id=message.tenant_id):
-            try:
-                escalated = service.escalate(message, utcnow())
-            except Exception:
-                metrics.add("EscalationFailures")
-                logger.exception("escalation failed", extra={"booking_id": message.booking_id})
-                raise
-            metrics.add("BookingsEscalated" if escalated else "EscalationsAlreadyDone")
-            logger.info(
-                "booking escalated" if escalated else "booking already escalated or moved on",
-                extra={"booking_id": message.booking_id, "status": message.status},
-            )
-            return escalated
-
-    return run_batch(event, context, sqs_processor(), record_handler, metrics)
+    return process_batch(
+        event,
+        context,
+        function="escalate_bookings",
+        source=queue_messages(EscalationMessage.model_validate_json, "escalation"),
+        handle=_escalate,
+        failure=Failure(
+            "EscalationFailures", "escalation failed", lambda m: {"booking_id": m.booking_id}
+        ),
+    )
 
 
 @bp.schedule(Rate(5, unit=Rate.MINUTES))

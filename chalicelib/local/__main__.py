@@ -163,9 +163,12 @@ class MailWatcher:
 
 def _chalice_server(app: Any, config: Any, port: int) -> Any:
     """The API server: Chalice's local server, quiet (the app logs each request once)."""
-    from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPServer
+    from chalice.local import LocalDevServer, ThreadedHTTPServer
 
-    class _Handler(ChaliceRequestHandler):
+    from chalicelib.local.gateway import RequestHandler
+    from chalicelib.local.peer import peer_aware
+
+    class _Handler(RequestHandler):
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
             """The app's own ``request`` line is the access log; no second one."""
 
@@ -179,7 +182,11 @@ def _chalice_server(app: Any, config: Any, port: int) -> Any:
                 return
             log.exception("the API server failed a connection from %s", client_address)
 
-    return LocalDevServer(app, config, HOST, port, handler_cls=_Handler, server_cls=_Server)
+    # Unknown paths and methods answer in the error envelope (gateway.py), and each event
+    # carries the connection's real address (peer.py), as on API Gateway.
+    return LocalDevServer(
+        app, config, HOST, port, handler_cls=peer_aware(_Handler), server_cls=_Server
+    )
 
 
 def main() -> int:  # noqa: C901 - the stack's start and stop, in order, in one place

@@ -139,6 +139,17 @@ def install() -> None:
     """
     if _originals:
         return
+    replacements = _dynamodb_replacements() + _serializer_replacements() + _queue_replacements()
+    for cls, name, function in replacements:
+        _originals[(cls, name)] = cls.__dict__.get(name)
+        setattr(cls, name, function)
+
+
+Replacement = tuple[type, str, Any]
+
+
+def _dynamodb_replacements() -> list[Replacement]:
+    """Transactions copy only what they touch; queries read their candidates by key."""
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
 
@@ -194,6 +205,20 @@ def install() -> None:
         items.sort(key=lambda item: tuple(item.attrs[attr].cast_value for attr in attrs))
         return items
 
+    return [
+        (DynamoDBBackend, "transact_write_items", transact_write_items),
+        (DynamoDBBackend, "update_item", backend_update_item),
+        (Table, "query", table_query),
+        (Table, "put_item", table_put_item),
+        (Table, "delete_item", table_delete_item),
+        (Table, "all_items", table_all_items),
+        (Table, "sorted_items", table_sorted_items),
+        (Table, "__deepcopy__", _table_deepcopy),
+    ]
+
+
+def _serializer_replacements() -> list[Replacement]:
+    """DynamoDB attribute values are copied into answers, not walked through the model."""
     from moto.core.serialize import BaseJSONSerializer
 
     serialize_structure = BaseJSONSerializer._serialize_type_structure
@@ -216,33 +241,26 @@ def install() -> None:
                 pass
         serialize_structure(self, serialized, value, shape, key)
 
+    return [(BaseJSONSerializer, "_serialize_type_structure", json_serialize_structure)]
+
+
+def _queue_replacements() -> list[Replacement]:
+    """Queue messages read the clock directly."""
     from moto.sqs.models import Message as QueueMessage
 
     # Every send and every received message makes moto count the queue's visible, delayed and
     # in-flight messages, asking each message for the time through datetime arithmetic
     # (about 20 µs): with a backlog, a receive cost seconds. The same clock, read directly.
     def visible(self: Any) -> bool:
-        return time.time() * 1000.0 > self.visible_at
+        return time.time() * 1000.0 > float(self.visible_at)
 
     def delayed(self: Any) -> bool:
-        return time.time() * 1000.0 < self.delayed_until
+        return time.time() * 1000.0 < float(self.delayed_until)
 
-    replacements: list[tuple[type, str, Any]] = [
+    return [
         (QueueMessage, "visible", property(visible)),
         (QueueMessage, "delayed", property(delayed)),
-        (BaseJSONSerializer, "_serialize_type_structure", json_serialize_structure),
-        (DynamoDBBackend, "transact_write_items", transact_write_items),
-        (DynamoDBBackend, "update_item", backend_update_item),
-        (Table, "query", table_query),
-        (Table, "put_item", table_put_item),
-        (Table, "delete_item", table_delete_item),
-        (Table, "all_items", table_all_items),
-        (Table, "sorted_items", table_sorted_items),
-        (Table, "__deepcopy__", _table_deepcopy),
     ]
-    for cls, name, function in replacements:
-        _originals[(cls, name)] = cls.__dict__.get(name)
-        setattr(cls, name, function)
 
 
 _ATTRIBUTE_VALUE_SERVICES = frozenset({"dynamodb", "dynamodbstreams"})

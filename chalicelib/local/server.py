@@ -33,6 +33,11 @@ def _operation(environ: dict[str, Any]) -> str:
     return f"{environ.get('REQUEST_METHOD', '')} {'/'.join(path.split('/')[:4])}"
 
 
+#: Answered without moto or its lock, so a busy or still-importing emulator is still recognised.
+PING_PATH = "/_local/ping"
+PING_BODY = b'{"emulator": "tutorbook"}'
+
+
 class SerialisedApp:
     """A WSGI middleware that lets one request at a time into the wrapped app.
 
@@ -56,6 +61,9 @@ class SerialisedApp:
         self.timings: dict[str, list[float]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if environ.get("PATH_INFO") == PING_PATH:
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [PING_BODY]
         path = str(environ.get("PATH_INFO", ""))
         if path.startswith(LOCAL_PREFIX):
             return self._page(path, str(environ.get("QUERY_STRING", "")), start_response)
@@ -89,13 +97,17 @@ class SerialisedApp:
         return [body]
 
 
-def is_emulator(url: str, timeout: float = 1.0) -> bool:
-    """True when a moto server already answers at ``url``."""
+def is_emulator(url: str, timeout: float = 2.0) -> bool:
+    """True when the local stack's emulator already answers at ``url``.
+
+    The probe is a page the emulator answers itself: moto's own ``/moto-api/data.json``
+    serialises every backend and can take seconds on a loaded machine.
+    """
     try:
-        with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=timeout) as response:  # noqa: S310 - local URL
-            json.loads(response.read() or b"{}")
-            return int(response.status) == 200
-    except (OSError, ValueError, urllib.error.URLError):
+        with urllib.request.urlopen(f"{url}{PING_PATH}", timeout=timeout) as response:  # noqa: S310 - local URL
+            body = json.loads(response.read() or b"{}")
+            return int(response.status) == 200 and body.get("emulator") == "tutorbook"
+    except (OSError, ValueError, AttributeError, urllib.error.URLError):
         return False
 
 

@@ -150,10 +150,6 @@ def restore(document: dict[str, Any]) -> dict[str, int]:
     Items go back without stream records (they are not changes); the stream gets back only the
     records that were still to be processed, with their sequence numbers.
     """
-    from moto.dynamodb.models.table import StreamRecord
-    from moto.ses.models import Message, RawMessage
-    from moto.sqs.models import Message as QueueMessage
-
     dynamodb, sqs, ses = _backends()
     counts = {"items": 0, "stream_records": 0, "messages": 0, "emails": 0}
     for name, saved in document.get("tables", {}).items():
@@ -165,29 +161,49 @@ def restore(document: dict[str, Any]) -> dict[str, int]:
             _put(table, attrs)
             counts["items"] += 1
         table._local_version = getattr(table, "_local_version", 0) + 1  # its items changed
-        shard = table.stream_shard
-        if shard is not None and saved.get("next_sequence"):
-            records = []
-            for data in saved["stream"]:
-                record: Any = StreamRecord.__new__(StreamRecord)
-                record.record = data
-                records.append(record)
-            first = int(records[0].record["dynamodb"]["SequenceNumber"]) if records else None
-            shard.items = records
-            shard.starting_sequence_number = first if first is not None else saved["next_sequence"]
-            counts["stream_records"] += len(records)
+        counts["stream_records"] += _restore_stream(table, saved)
     for name, messages in document.get("queues", {}).items():
         queue = sqs.queues.get(name)
-        if queue is None:
-            continue
-        for m in messages:
-            # As SendMessage stores it, without recounting the queue per message.
-            queued = QueueMessage(str(uuid.uuid4()), m["body"], m.get("system_attributes") or None)
-            queued.message_attributes = m.get("message_attributes") or {}
-            queued.mark_sent()
-            queue.add_message(queued)
-            counts["messages"] += 1
-    for data in document.get("mail", {}).get("messages", []):
+        if queue is not None:
+            counts["messages"] += _restore_queue(queue, messages)
+    counts["emails"] = _restore_mail(ses, document.get("mail", {}).get("messages", []))
+    return counts
+
+
+def _restore_stream(table: Any, saved: dict[str, Any]) -> int:
+    """The stream records still to be processed, with their sequence numbers."""
+    from moto.dynamodb.models.table import StreamRecord
+
+    shard = table.stream_shard
+    if shard is None or not saved.get("next_sequence"):
+        return 0
+    records = []
+    for data in saved["stream"]:
+        record: Any = StreamRecord.__new__(StreamRecord)
+        record.record = data
+        records.append(record)
+    first = int(records[0].record["dynamodb"]["SequenceNumber"]) if records else None
+    shard.items = records
+    shard.starting_sequence_number = first if first is not None else saved["next_sequence"]
+    return len(records)
+
+
+def _restore_queue(queue: Any, messages: list[dict[str, Any]]) -> int:
+    """Queue messages as SendMessage stores them, without recounting the queue per message."""
+    from moto.sqs.models import Message as QueueMessage
+
+    for m in messages:
+        queued = QueueMessage(str(uuid.uuid4()), m["body"], m.get("system_attributes") or None)
+        queued.message_attributes = m.get("message_attributes") or {}
+        queued.mark_sent()
+        queue.add_message(queued)
+    return len(messages)
+
+
+def _restore_mail(ses: Any, saved: list[dict[str, Any]]) -> int:
+    from moto.ses.models import Message, RawMessage
+
+    for data in saved:
         if "raw_data" in data:
             message: Any = RawMessage(
                 data["id"], data["source"], data["destinations"], data["raw_data"]
@@ -197,8 +213,7 @@ def restore(document: dict[str, Any]) -> dict[str, int]:
                 data["id"], data["source"], data["subject"], data["body"], data["destinations"]
             )
         ses.sent_messages.append(message)
-        counts["emails"] += 1
-    return counts
+    return len(saved)
 
 
 def _put(table: Any, attrs: dict[str, Any]) -> None:

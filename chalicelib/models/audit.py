@@ -6,6 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from pydantic import ConfigDict
+
+from chalicelib.models import examples as ex
 from chalicelib.models.common import Id, ListQuery, Out
 
 
@@ -27,6 +30,8 @@ class AuditAction(StrEnum):
 
 
 class AuditEntry(Out):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.AUDIT_ENTRY]})
+
     id: str
     tenant_id: str
     entity_type: EntityType

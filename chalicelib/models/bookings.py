@@ -1,14 +1,18 @@
-"""Booking schemas: the request bodies, the list query and the Booking resource."""
+"""The booking domain: the Booking resource and its states, request bodies, the list query, and
+the rule that turns a session into the instructor-time blocks it occupies."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
-from chalicelib.models.common import Id, ListQuery, Out, StrictModel
+from chalicelib.models import examples as ex
+from chalicelib.models.common import JSON_INT, Id, ListQuery, Out, StrictModel, Timestamp
+from chalicelib.models.users import User
 
 
 class BookingStatus(StrEnum):
@@ -25,10 +29,12 @@ WAITING_STATES = frozenset({BookingStatus.requested, BookingStatus.approved})
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
-Duration = Annotated[int, Field(ge=15, le=240)]
+Duration = Annotated[int, Field(ge=15, le=240), JSON_INT]
 
 
 class Booking(Out):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.BOOKING]})
+
     id: str
     tenant_id: str
     student_id: str
@@ -49,24 +55,96 @@ class Booking(Out):
 class BookingIn(StrictModel):
     """``POST /bookings``: a student asks for a session."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "course_id": ex.COURSE_ID,
+                    "starts_at": ex.STARTS_AT,
+                    "duration_minutes": 60,
+                    "instructor_id": ex.INSTRUCTOR_ID,
+                    "note": "Chapter 3, please.",
+                }
+            ]
+        }
+    )
+
     course_id: Id
-    starts_at: AwareDatetime = Field(description="Timezone-aware, in the future.")
+    starts_at: Timestamp = Field(
+        description="Timezone-aware, in the future, before the year 9000; answered in UTC."
+    )
     duration_minutes: Duration
     instructor_id: Id | None = Field(default=None, description="A preferred active instructor.")
     note: Note = ""
 
 
 class AssignIn(StrictModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"instructor_id": ex.INSTRUCTOR_ID}]})
+
     instructor_id: Id
 
 
 class RejectIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"reason": "No instructor teaches this course on Mondays."}]
+        }
+    )
+
     reason: Reason
 
 
 class CancelIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "I have an exam that day."}]}
+    )
+
     reason: Reason | None = None
 
 
 class BookingListQuery(ListQuery):
     status: BookingStatus | None = None
+
+
+# --- instructor time --------------------------------------------------------------------------
+#: Instructor time is claimed in blocks of this many minutes, aligned to the quarter hour.
+SLOT_MINUTES = 15
+
+
+def slots_covering(starts_at: datetime, duration_minutes: int) -> list[str]:
+    """Every 15-minute block (``yyyy-mm-ddThh:mm`` UTC) that ``[start, start+duration)`` touches.
+
+    Blocks are aligned to the quarter hour, so two bookings that overlap in time always share
+    a block (and two that merely touch a common quarter hour are treated as overlapping).
+    """
+    start = starts_at.astimezone(UTC).replace(second=0, microsecond=0)
+    start -= timedelta(minutes=start.minute % SLOT_MINUTES)
+    end = starts_at.astimezone(UTC) + timedelta(minutes=duration_minutes)
+    out = []
+    block = start
+    while block < end:
+        out.append(block.strftime("%Y-%m-%dT%H:%M"))
+        block += timedelta(minutes=SLOT_MINUTES)
+    return out
+
+
+# --- what the booking rules read besides the booking -------------------------------------------
+@dataclass(frozen=True)
+class RequestContext:
+    """What a new request is checked against, read together: the tenant's escalation delay, the
+    course (``course_published`` is ``None`` when it does not exist) and the preferred
+    instructor (``None`` when none was asked for or it does not exist)."""
+
+    escalate_after_minutes: int | None
+    course_published: bool | None
+    instructor: User | None
+
+
+@dataclass(frozen=True)
+class DueBooking:
+    """A booking that has waited in ``status`` past its escalate-at time."""
+
+    tenant_id: str
+    booking_id: str
+    status: str
+    due_at: datetime

@@ -12,17 +12,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
-from chalicelib.models.common import ListQuery, Out, StrictModel
+from chalicelib.models import examples as ex
+from chalicelib.models.common import JSON_INT, JsonBool, ListQuery, Out, StrictModel
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(max_length=5000)]
 Content = Annotated[str, StringConstraints(max_length=20000)]
-Minutes = Annotated[int, Field(ge=1, le=1440)]
+Minutes = Annotated[int, Field(ge=1, le=1440), JSON_INT]
 Position = Annotated[
     int,
     Field(ge=0, le=10000, description="0-based place among the siblings; past the end appends."),
+    JSON_INT,
 ]
 
 #: Upper bounds that keep a course's tree small enough to read in one Query (see db/catalog.py).
@@ -32,6 +34,8 @@ MAX_LESSONS_PER_MODULE = 100
 
 # --- responses -----------------------------------------------------------------------------
 class Lesson(Out):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.LESSON]})
+
     id: str
     title: str
     content: str
@@ -40,6 +44,8 @@ class Lesson(Out):
 
 
 class Module(Out):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.MODULE]})
+
     id: str
     title: str
     position: int
@@ -47,6 +53,8 @@ class Module(Out):
 
 
 class CourseSummary(Out):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.COURSE_SUMMARY]})
+
     id: str
     title: str
     description: str
@@ -59,33 +67,69 @@ class CourseSummary(Out):
 class Course(CourseSummary):
     """A course with its whole tree, ordered by ``position``."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.COURSE]})
+
     modules: list[Module] = Field(default_factory=list)
 
 
 # --- requests ------------------------------------------------------------------------------
 class CourseIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Algebra I",
+                    "description": "Equations, inequalities and functions.",
+                    "published": True,
+                }
+            ]
+        }
+    )
+
     title: Title
     description: Description = ""
-    published: bool = False
+    published: JsonBool = False
 
 
 class CoursePatchIn(StrictModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"published": True}]})
+
     title: Title | None = None
     description: Description | None = None
-    published: bool | None = None
+    published: JsonBool | None = None
 
 
 class ModuleIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"title": "Linear equations", "position": 0}]}
+    )
+
     title: Title
     position: Position | None = None
 
 
 class ModulePatchIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"title": "Linear equations and inequalities"}]}
+    )
+
     title: Title | None = None
     position: Position | None = None
 
 
 class LessonIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Solving for x",
+                    "content": "Move every term with x to one side.",
+                    "duration_minutes": 30,
+                }
+            ]
+        }
+    )
+
     title: Title
     content: Content = ""
     duration_minutes: Minutes | None = None
@@ -94,6 +138,10 @@ class LessonIn(StrictModel):
 
 class LessonPatchIn(StrictModel):
     """``duration_minutes: null`` clears the duration; leaving it out keeps it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"duration_minutes": 45, "position": 0}]}
+    )
 
     title: Title | None = None
     content: Content | None = None

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from chalicelib.models.audit import AuditAction
+
 Key = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
@@ -65,7 +67,7 @@ class Change(BaseModel):
 
     event_id: str
     sequence: str
-    action: str  # "created" | "updated" | "deleted"
+    action: AuditAction  # the stream's INSERT / MODIFY / REMOVE, as the audit log names them
     at: str  # the record's time, ISO 8601 UTC
     entity_type: str | None = None
     entity_id: str | None = None
@@ -81,7 +83,9 @@ class Change(BaseModel):
     def is_noop(self) -> bool:
         """An update that changed nothing of the entity: bookkeeping only, or nothing at all
         (moto emits those; DynamoDB does not)."""
-        return self.action == "updated" and (self.bookkeeping_only or self.before == self.after)
+        return self.action is AuditAction.updated and (
+            self.bookkeeping_only or self.before == self.after
+        )
 
 
 class Recipient(BaseModel):

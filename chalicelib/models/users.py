@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from chalicelib.models.common import Email, ListQuery, Name, Out, Password, StrictModel
+from pydantic import ConfigDict
+
+from chalicelib.models import examples as ex
+from chalicelib.models.common import (
+    Email,
+    JsonBool,
+    ListQuery,
+    Name,
+    Out,
+    Password,
+    StrictModel,
+)
 
 
 class Role(StrEnum):
@@ -15,6 +27,8 @@ class Role(StrEnum):
 
 
 class User(Out):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.STUDENT]})
+
     id: str
     tenant_id: str
     email: str
@@ -25,6 +39,19 @@ class User(Out):
 
 
 class CreateUserIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "sam@riverside.example",
+                    "name": "Sam Student",
+                    "role": "student",
+                    "password": "sam's long passphrase",
+                }
+            ]
+        }
+    )
+
     email: Email
     name: Name
     role: Role
@@ -32,10 +59,23 @@ class CreateUserIn(StrictModel):
 
 
 class UserPatchIn(StrictModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Samantha Student"}]})
+
     name: Name | None = None
     role: Role | None = None
-    active: bool | None = None
+    active: JsonBool | None = None
 
 
 class UserListQuery(ListQuery):
     role: Role | None = None
+
+
+# --- what the data layer hands the access rule (never leaves the server) ---------------------
+@dataclass(frozen=True)
+class Access:
+    """What a user may do now: the current role and status, and the authorization version
+    every token of the user must carry (raised when all of the user's logins are ended)."""
+
+    role: Role
+    active: bool
+    auth_version: int

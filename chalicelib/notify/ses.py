@@ -2,18 +2,19 @@
 
 :class:`SesSender` sends (sender address and configuration set from configuration; the local
 stack prints what its emulated SES accepts). :class:`OnceMailer` wraps it in
-Powertools' idempotency utility, keyed on the email's ``key`` (notification id + recipient)
-and backed by the IdempotencyTable, so a duplicated queue message sends nothing more.
-Powertools' idempotency is imported lazily (cold start).
+``chalicelib.idempotency.run_once``, keyed on the email's ``key`` (notification id + recipient),
+so a duplicated queue message sends nothing more.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import boto3
 
 from chalicelib.config import get_settings
+from chalicelib.idempotency import run_once
 from chalicelib.models.messages import OutgoingEmail
 from chalicelib.observability import logger
 
@@ -49,39 +50,28 @@ class SesSender:
         return message_id
 
 
+def _mail_key_prefix() -> str:
+    """The records' key prefix the mailer has always used (Powertools' default for the sending
+    method it decorated), so records written before a deploy still count after it."""
+    function = os.getenv("AWS_LAMBDA_FUNCTION_NAME", "test-func")
+    return f"{function}.chalicelib.notify.ses.OnceMailer._send_email"
+
+
 class OnceMailer:
-    """Sends each email key at most once (Powertools idempotency on the IdempotencyTable)."""
+    """Sends each email key at most once (``chalicelib.idempotency.run_once``)."""
 
     def __init__(self, sender: SesSender | None = None, lambda_context: Any = None) -> None:
-        from aws_lambda_powertools.utilities.idempotency import (
-            DynamoDBPersistenceLayer,
-            IdempotencyConfig,
-            idempotent_function,
-        )
-
-        settings = get_settings()
         self.sender = sender or SesSender()
-        config = IdempotencyConfig(
-            event_key_jmespath="key",
-            raise_on_no_idempotency_key=True,
-            expires_after_seconds=settings.idempotency_ttl_seconds,
-        )
-        if lambda_context is not None and hasattr(lambda_context, "get_remaining_time_in_millis"):
-            config.register_lambda_context(lambda_context)
-        store = DynamoDBPersistenceLayer(
-            table_name=settings.idempotency_table,
-            boto3_client=boto3.client("dynamodb", region_name=settings.aws_region),
-        )
-        self._sent_now = False
-        self._send = idempotent_function(
-            data_keyword_argument="email", persistence_store=store, config=config
-        )(self._send_email)
-
-    def _send_email(self, email: dict[str, Any]) -> dict[str, str]:
-        self._sent_now = True
-        return {"message_id": self.sender.send(OutgoingEmail.model_validate(email))}
+        self.lambda_context = lambda_context
 
     def send_once(self, email: OutgoingEmail) -> bool:
-        self._sent_now = False
-        self._send(email=email.model_dump())
-        return self._sent_now
+        """Send unless an email with this key was sent before; True when sent now."""
+        sent_now = False
+
+        def send() -> dict[str, Any]:
+            nonlocal sent_now
+            sent_now = True
+            return {"message_id": self.sender.send(email)}
+
+        run_once(email.key, send, key_prefix=_mail_key_prefix(), lambda_context=self.lambda_context)
+        return sent_now

@@ -9,25 +9,30 @@ from typing import Protocol
 
 from chalicelib.context import Caller
 from chalicelib.errors import Forbidden
-from chalicelib.models.audit import AuditAction, AuditEntry, AuditQuery, EntityType
+from chalicelib.models.audit import AuditEntry, AuditQuery, EntityType
 from chalicelib.models.common import Page
 from chalicelib.models.messages import Change
 
-AUDITED = frozenset(e.value for e in EntityType)
+AUDITED = frozenset(EntityType)
 
 
 class AuditLog(Protocol):
+    """Where entries are written (``db.audit.AuditTable``; a fake in unit tests)."""
+
     def append(self, entry: AuditEntry, sequence: str) -> bool: ...
 
 
 class AuditReader(Protocol):
+    """One tenant's entries (``db.audit.AuditRepository``; a fake in unit tests)."""
+
     def list(
-        self, *, entity_type: str | None, entity_id: str | None, limit: int, cursor: str | None
+        self,
+        *,
+        entity_type: EntityType | None,
+        entity_id: str | None,
+        limit: int,
+        cursor: str | None,
     ) -> Page[AuditEntry]: ...
-
-
-class AuditStore(Protocol):
-    def audit(self, tenant_id: str) -> AuditReader: ...
 
 
 class Outcome(StrEnum):
@@ -58,7 +63,7 @@ def audit_entry(change: Change) -> AuditEntry | None:
         tenant_id=change.tenant_id,
         entity_type=EntityType(change.entity_type),
         entity_id=change.entity_id,
-        action=AuditAction(change.action),
+        action=change.action,
         actor_id=change.actor_id,
         correlation_id=change.correlation_id,
         at=datetime.fromisoformat(change.at),
@@ -85,14 +90,14 @@ class AuditRecorder:
 class AuditService:
     """GET /audit: an admin reads their own tenant's trail."""
 
-    def __init__(self, store: AuditStore, caller: Caller) -> None:
+    def __init__(self, caller: Caller, reader: AuditReader) -> None:
         if not caller.is_admin:
             raise Forbidden("Only an admin may read the audit log.")
-        self.reader = store.audit(caller.tenant_id)
+        self.reader = reader
 
     def list(self, query: AuditQuery) -> Page[AuditEntry]:
         return self.reader.list(
-            entity_type=query.entity_type.value if query.entity_type else None,
+            entity_type=query.entity_type,
             entity_id=query.entity_id,
             limit=query.limit,
             cursor=query.cursor,

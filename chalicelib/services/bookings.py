@@ -12,8 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any, Protocol
 
-from chalicelib.clock import utcnow
+from chalicelib.clock import Clock, utcnow
+from chalicelib.config import get_settings
 from chalicelib.context import Caller
 from chalicelib.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
 from chalicelib.ids import new_id
@@ -22,12 +24,49 @@ from chalicelib.models.bookings import (
     Booking,
     BookingIn,
     BookingStatus,
+    RequestContext,
 )
 from chalicelib.models.common import Page
 from chalicelib.models.users import Role, User
-from chalicelib.services.ports import BookingRepo, LoadedLike, Once
 
 S = BookingStatus
+
+
+class BookingRepo(Protocol):
+    """The bookings of one tenant (``db.bookings.BookingRepository``; a fake in unit tests)."""
+
+    def get(self, booking_id: str) -> Booking: ...
+    def request_context(self, course_id: str, instructor_id: str | None) -> RequestContext: ...
+    def get_with_escalation_delay(self, booking_id: str) -> tuple[Booking | None, int | None]: ...
+    def get_with_user(
+        self, booking_id: str, user_id: str
+    ) -> tuple[Booking | None, User | None]: ...
+    def list(
+        self,
+        *,
+        student_id: str | None = None,
+        instructor_id: str | None = None,
+        status: BookingStatus | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> Page[Booking]: ...
+    def create(self, booking: Booking, *, escalate_at: datetime | None) -> Booking: ...
+    def transition(
+        self,
+        current: Booking,
+        to: BookingStatus,
+        *,
+        escalate_at: datetime | None = None,
+        instructor_id: str | None = None,
+        reason: str | None = None,
+        claim_time: bool = False,
+        release_time: bool = False,
+    ) -> Booking: ...
+
+
+#: Runs ``produce`` at most once per ``scope`` and answers its (stored) result; a different
+#: ``payload`` under the same scope is refused (``db.bookings.request_once``).
+Once = Callable[[str, dict[str, Any], Callable[[], dict[str, Any]]], dict[str, Any]]
 
 
 class Action(StrEnum):
@@ -63,7 +102,8 @@ def _rule(
     return Rule(frozenset(parties), frozenset(sources), target, **effects)
 
 
-#: THE transition table (API.md "Bookings"). Any other (action, state, caller) is refused.
+#: THE transition table (docs/architecture.md, "Who may do what"). Any other (action, state,
+#: caller) is refused.
 TRANSITIONS: Mapping[Action, Rule] = {
     Action.request: _rule({Party.student}, set(), S.requested),
     Action.approve: _rule({Party.admin}, {S.requested}, S.approved),
@@ -88,22 +128,22 @@ _PARTY_ROLE: Mapping[Party, Role] = {
 }
 
 
-def roles_for(action: Action) -> tuple[str, ...]:
+def roles_for(action: Action) -> tuple[Role, ...]:
     """The roles that may ever take ``action`` (the route's role gate, and its OpenAPI entry)."""
-    return tuple(sorted({_PARTY_ROLE[p].value for p in TRANSITIONS[action].parties}))
+    return tuple(sorted({_PARTY_ROLE[p] for p in TRANSITIONS[action].parties}))
 
 
 def parties_of(caller: Caller, booking: Booking | None) -> set[Party]:
     """Every party the caller is, for this booking (or for a booking still to be created)."""
     out: set[Party] = set()
-    if caller.role == Role.admin.value:
+    if caller.role is Role.admin:
         out.add(Party.admin)
-    if caller.role == Role.student.value:
+    if caller.role is Role.student:
         out.add(Party.student)
         if booking is not None and booking.student_id == caller.user_id:
             out.add(Party.booking_student)
     if (
-        caller.role == Role.instructor.value
+        caller.role is Role.instructor
         and booking is not None
         and booking.instructor_id == caller.user_id
     ):
@@ -128,11 +168,7 @@ def _invalid(field: str, problem: str) -> ValidationFailed:
 
 class BookingService:
     def __init__(
-        self,
-        caller: Caller,
-        repo: BookingRepo,
-        once: Once | None = None,
-        clock: Callable[[], datetime] = utcnow,
+        self, caller: Caller, repo: BookingRepo, *, once: Once | None = None, clock: Clock = utcnow
     ) -> None:
         self.caller = caller
         self.repo = repo
@@ -154,11 +190,11 @@ class BookingService:
         now = self.clock()
         if body.starts_at <= now:
             raise _invalid("starts_at", "must be in the future")
-        loaded = self.repo.load(tenant=True, course_id=body.course_id, user_id=body.instructor_id)
-        if loaded.course is None or not loaded.course.published:
+        context = self.repo.request_context(body.course_id, body.instructor_id)
+        if not context.course_published:
             raise NotFound("course")  # a draft is invisible to students, as in the catalog
         if body.instructor_id is not None:
-            self._check_instructor(loaded.user, "instructor_id")
+            self._check_instructor(context.instructor, "instructor_id")
         booking = Booking(
             id=new_id(),
             tenant_id=self.caller.tenant_id,
@@ -174,7 +210,9 @@ class BookingService:
             updated_at=now,
             version=1,
         )
-        return self.repo.create(booking, escalate_at=self._escalate_at(loaded, now))
+        return self.repo.create(
+            booking, escalate_at=_escalate_at(context.escalate_after_minutes, now)
+        )
 
     # reads ----------------------------------------------------------------------------------
     def get(self, booking_id: str) -> Booking:
@@ -185,9 +223,9 @@ class BookingService:
 
     def list(self, status: BookingStatus | None, limit: int, cursor: str | None) -> Page[Booking]:
         role = self.caller.role
-        if role == Role.admin.value:
+        if role is Role.admin:
             return self.repo.list(status=status, limit=limit, cursor=cursor)
-        if role == Role.instructor.value:
+        if role is Role.instructor:
             return self.repo.list(
                 instructor_id=self.caller.user_id, status=status, limit=limit, cursor=cursor
             )
@@ -207,13 +245,15 @@ class BookingService:
         """Apply one row of the table to one booking, as one conditional write."""
         rule = TRANSITIONS[action]
         enters_waiting = rule.target in WAITING_STATES
-        if enters_waiting or instructor_id is not None:
-            loaded = self.repo.load(
-                booking_id=booking_id, tenant=enters_waiting, user_id=instructor_id
-            )
-            booking = loaded.booking
+        booking: Booking | None
+        delay: int | None = None
+        instructor: User | None = None
+        if enters_waiting:
+            booking, delay = self.repo.get_with_escalation_delay(booking_id)
+        elif rule.claims_time and instructor_id is not None:
+            booking, instructor = self.repo.get_with_user(booking_id, instructor_id)
         else:
-            loaded, booking = None, self.repo.get(booking_id)
+            booking = self.repo.get(booking_id)
         if booking is None or not may_see(self.caller, booking):
             raise NotFound("booking")
         self._authorize(rule, booking)
@@ -222,11 +262,11 @@ class BookingService:
                 f"Cannot {action.value} a booking that is {booking.status.value}."
             )
         if rule.claims_time:
-            self._check_instructor(loaded.user if loaded else None, "instructor_id")
+            self._check_instructor(instructor, "instructor_id")
         return self.repo.transition(
             booking,
             rule.target,
-            escalate_at=self._escalate_at(loaded, self.clock()) if enters_waiting else None,
+            escalate_at=_escalate_at(delay, self.clock()) if enters_waiting else None,
             instructor_id=instructor_id if rule.claims_time else None,
             reason=reason,
             claim_time=rule.claims_time,
@@ -245,11 +285,8 @@ class BookingService:
         if user.role is not Role.instructor or not user.active:
             raise _invalid(field, "must be an active instructor of this tenant")
 
-    @staticmethod
-    def _escalate_at(loaded: LoadedLike | None, now: datetime) -> datetime:
-        minutes = loaded.escalate_after_minutes if loaded else None
-        if minutes is None:  # pragma: no cover - every tenant item has the setting
-            from chalicelib.config import get_settings
 
-            minutes = get_settings().default_escalate_after_minutes
-        return now + timedelta(minutes=minutes)
+def _escalate_at(minutes: int | None, now: datetime) -> datetime:
+    if minutes is None:  # pragma: no cover - every tenant item has the setting
+        minutes = get_settings().default_escalate_after_minutes
+    return now + timedelta(minutes=minutes)

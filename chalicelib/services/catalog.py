@@ -1,4 +1,4 @@
-"""The course catalog's rules: who may read and write what, and how siblings are ordered.
+"""The course catalog's rules: who may read and write what.
 
 Permissions
   * admin: reads and writes every course of the tenant.
@@ -8,23 +8,17 @@ Permissions
   * student: reads published courses only; a draft (or a course being deleted) answers 404.
     The routes gate student writes with 403 before this service is reached.
 
-Ordering
-  Siblings are sorted by a *rank*: a string key from a fractional index (base 36, compared as
-  plain strings), ties broken by id. Putting an item at index ``i`` gives it a rank strictly
-  between its new neighbours' ranks, so an insert or a move writes that one item and never
-  renumbers siblings; a key gets one character longer only about every five inserts into the
-  same gap. ``position`` in answers is the 0-based index in that order.
+Siblings are ordered by fractional ranks (``services/ranking.py``); answers are built by
+``services/catalog_views.py``.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Protocol
 
-from chalicelib.clock import iso, utcnow
+from chalicelib.clock import Clock, iso, utcnow
 from chalicelib.context import Caller
 from chalicelib.errors import Conflict, Forbidden, NotFound
 from chalicelib.ids import new_id
@@ -47,160 +41,73 @@ from chalicelib.models.catalog import (
     ModuleRecord,
 )
 from chalicelib.models.common import Page
-from chalicelib.services.ports import Store
+from chalicelib.models.users import Role
+from chalicelib.services.catalog_views import (
+    CourseRead,
+    course_view,
+    etag_matches,
+    etag_of,
+    lesson_view,
+    lessons_of,
+    live_modules,
+    module_view,
+)
+from chalicelib.services.ranking import index_of, rank_for_index
 
-_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
-_BASE = len(_DIGITS)
 _RETRIES = 3
 #: A delete mark younger than this belongs to a delete still running (Lambda's timeout is far
 #: shorter); an older one was left by a crash, and a new DELETE finishes the job.
 _DELETE_GRACE = timedelta(seconds=60)
 
 
-def _delete_under_way(deleting_since: str | None) -> bool:
-    if deleting_since is None:
-        return False
-    return utcnow() - datetime.fromisoformat(deleting_since) < _DELETE_GRACE
+class CatalogRepo(Protocol):
+    """The catalog of one tenant (``db.catalog.CatalogRepository``; a fake in unit tests)."""
+
+    def tree(self, course_id: str, *, consistent: bool = False) -> CourseTree | None: ...
+    def list_courses(
+        self, *, published_only: bool, limit: int, cursor: str | None
+    ) -> Page[CourseSummary]: ...
+    def create_course(self, record: CourseRecord) -> CourseRecord: ...
+    def update_course(
+        self,
+        course_id: str,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        published: bool | None = None,
+    ) -> CourseRecord: ...
+    def delete_course(self, tree: CourseTree) -> None: ...
+    def add_module(self, course_id: str, record: ModuleRecord) -> None: ...
+    def update_module(
+        self, course_id: str, module_id: str, *, title: str | None, rank: str | None
+    ) -> None: ...
+    def delete_module(self, tree: CourseTree, module_id: str) -> None: ...
+    def add_lesson(self, course_id: str, record: LessonRecord) -> None: ...
+    def update_lesson(
+        self,
+        course_id: str,
+        module_id: str,
+        lesson_id: str,
+        *,
+        title: str | None = None,
+        content: str | None = None,
+        duration_minutes: int | None = None,
+        clear_duration: bool = False,
+        rank: str | None = None,
+    ) -> None: ...
+    def delete_lesson(self, course_id: str, module_id: str, lesson_id: str) -> None: ...
 
 
-# --- ordering (pure) -----------------------------------------------------------------------
-def _midpoint(low: str, high: str | None) -> str:
-    """A digit string strictly between ``low`` and ``high`` (``None`` = +infinity).
-
-    Requires ``low < high``; neither ends in "0" (so there is always room below a key).
-    """
-    if high is not None:
-        n = 0
-        while n < len(high) and (low[n] if n < len(low) else "0") == high[n]:
-            n += 1
-        if n > 0:
-            return high[:n] + _midpoint(low[n:], high[n:])
-    digit_low = _DIGITS.index(low[0]) if low else 0
-    digit_high = _DIGITS.index(high[0]) if high is not None else _BASE
-    if digit_high - digit_low > 1:
-        return _DIGITS[(digit_low + digit_high) // 2]
-    if high is not None and len(high) > 1:
-        return high[:1]
-    return _DIGITS[digit_low] + _midpoint(low[1:], None)
-
-
-def rank_between(before: str | None, after: str | None) -> str:
-    """A rank sorting after ``before`` and before ``after`` (either may be open)."""
-    low = before or ""
-    if after is not None and low >= after:
-        raise ValueError("before must sort before after")
-    return _midpoint(low, after)
-
-
-class _Ranked(Protocol):
-    @property
-    def id(self) -> str: ...
-    @property
-    def rank(self) -> str: ...
-
-
-R = TypeVar("R", bound=_Ranked)
-
-
-def ordered(items: Sequence[R]) -> list[R]:
-    return sorted(items, key=lambda i: (i.rank, i.id))
-
-
-def rank_for_index(siblings: Sequence[_Ranked], index: int | None) -> str:
-    """The rank that puts a new or moved item at ``index`` among ``siblings`` (itself excluded).
-
-    ``None`` or an index past the end appends. Should two siblings share a rank (two inserts
-    raced into one gap), the item goes right after the tied pair rather than between them.
-    """
-    order = ordered(siblings)
-    at = len(order) if index is None else min(index, len(order))
-    before = order[at - 1].rank if at > 0 else None
-    after_index = at
-    while after_index < len(order) and before is not None and order[after_index].rank <= before:
-        after_index += 1
-    after = order[after_index].rank if after_index < len(order) else None
-    return rank_between(before, after)
-
-
-# --- views ---------------------------------------------------------------------------------
-def _lesson_view(lesson: LessonRecord, position: int) -> Lesson:
-    return Lesson(
-        id=lesson.id,
-        title=lesson.title,
-        content=lesson.content,
-        duration_minutes=lesson.duration_minutes,
-        position=position,
-    )
-
-
-def _live_modules(tree: CourseTree) -> list[ModuleRecord]:
-    return ordered([m for m in tree.modules if not m.deleting])
-
-
-def _lessons_of(tree: CourseTree, module_id: str) -> list[LessonRecord]:
-    return ordered([lesson for lesson in tree.lessons if lesson.module_id == module_id])
-
-
-def _module_view(tree: CourseTree, module: ModuleRecord, position: int) -> Module:
-    lessons = _lessons_of(tree, module.id)
-    return Module(
-        id=module.id,
-        title=module.title,
-        position=position,
-        lessons=[_lesson_view(lesson, i) for i, lesson in enumerate(lessons)],
-    )
-
-
-def course_view(tree: CourseTree) -> Course:
-    c = tree.course
-    modules = _live_modules(tree)
-    return Course(
-        id=c.id,
-        title=c.title,
-        description=c.description,
-        published=c.published,
-        owner_id=c.owner_id,
-        created_at=c.created_at,
-        updated_at=c.updated_at,
-        modules=[_module_view(tree, m, i) for i, m in enumerate(modules)],
-    )
-
-
-def etag_of(tenant_id: str, course: CourseRecord) -> str:
-    """Changes with every write to the course or anything under it (``tree_version``)."""
-    digest = hashlib.sha256(f"{tenant_id}:{course.id}:{course.tree_version}".encode()).hexdigest()
-    return f'"{digest[:32]}"'
-
-
-def etag_matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    tags = [t.strip() for t in if_none_match.split(",")]
-    return any(t == "*" or t.removeprefix("W/") == etag for t in tags)
-
-
-@dataclass(frozen=True)
-class CourseRead:
-    """``course`` is ``None`` when the caller's copy (If-None-Match) is current: answer 304."""
-
-    etag: str
-    course: Course | None
-
-
-def _index_of(items: Sequence[_Ranked], item_id: str) -> int:
-    return next(i for i, x in enumerate(ordered(items)) if x.id == item_id)
-
-
-# --- the service ---------------------------------------------------------------------------
 class CatalogService:
-    def __init__(self, store: Store, caller: Caller) -> None:
+    def __init__(self, caller: Caller, repo: CatalogRepo, *, clock: Clock = utcnow) -> None:
         self.caller = caller
-        self.repo = store.catalog(caller.tenant_id, caller.actor)
+        self.repo = repo
+        self.clock = clock
 
     # permissions --------------------------------------------------------------------------
     @property
     def _is_student(self) -> bool:
-        return self.caller.role not in ("admin", "instructor")
+        return self.caller.role is Role.student
 
     def _readable(self, tree: CourseTree | None) -> CourseTree:
         if tree is None or tree.course.deleting:
@@ -223,6 +130,11 @@ class CatalogService:
     def _tree_for_write(self, course_id: str, *, deleting_ok: bool = False) -> CourseTree:
         return self._writable(self.repo.tree(course_id, consistent=True), deleting_ok=deleting_ok)
 
+    def _delete_under_way(self, deleting_since: str | None) -> bool:
+        if deleting_since is None:
+            return False
+        return self.clock() - datetime.fromisoformat(deleting_since) < _DELETE_GRACE
+
     @staticmethod
     def _module(tree: CourseTree, module_id: str) -> ModuleRecord:
         for m in tree.modules:
@@ -234,7 +146,7 @@ class CatalogService:
     def create_course(self, body: CourseIn) -> Course:
         if self._is_student:
             raise Forbidden("Students may not create courses.")
-        now = iso(utcnow())
+        now = iso(self.clock())
         record = CourseRecord(
             id=new_id(),
             title=body.title,
@@ -268,7 +180,7 @@ class CatalogService:
     def delete_course(self, course_id: str) -> None:
         for _ in range(_RETRIES):
             tree = self._tree_for_write(course_id, deleting_ok=True)
-            if _delete_under_way(tree.course.deleting_since):
+            if self._delete_under_way(tree.course.deleting_since):
                 return  # a concurrent DELETE (a double click) is removing it right now
             try:
                 self.repo.delete_course(tree)
@@ -280,7 +192,7 @@ class CatalogService:
     # modules ------------------------------------------------------------------------------
     def add_module(self, course_id: str, body: ModuleIn) -> Module:
         tree = self._tree_for_write(course_id)
-        siblings = _live_modules(tree)
+        siblings = live_modules(tree)
         if len(siblings) >= MAX_MODULES_PER_COURSE:
             raise Conflict(f"A course holds at most {MAX_MODULES_PER_COURSE} modules.")
         record = ModuleRecord(
@@ -290,19 +202,19 @@ class CatalogService:
         return Module(
             id=record.id,
             title=record.title,
-            position=_index_of([*siblings, record], record.id),
+            position=index_of([*siblings, record], record.id),
             lessons=[],
         )
 
     def update_module(self, course_id: str, module_id: str, patch: ModulePatchIn) -> Module:
         tree = self._tree_for_write(course_id)
         module = self._module(tree, module_id)
-        others = [m for m in _live_modules(tree) if m.id != module_id]
+        others = [m for m in live_modules(tree) if m.id != module_id]
         rank = None if patch.position is None else rank_for_index(others, patch.position)
         if patch.title is not None or rank is not None:
             self.repo.update_module(course_id, module_id, title=patch.title, rank=rank)
         module = replace(module, title=patch.title or module.title, rank=rank or module.rank)
-        return _module_view(tree, module, _index_of([*others, module], module_id))
+        return module_view(tree, module, index_of([*others, module], module_id))
 
     def delete_module(self, course_id: str, module_id: str) -> None:
         for _ in range(_RETRIES):
@@ -319,7 +231,7 @@ class CatalogService:
     def add_lesson(self, course_id: str, module_id: str, body: LessonIn) -> Lesson:
         tree = self._tree_for_write(course_id)
         self._module(tree, module_id)
-        siblings = _lessons_of(tree, module_id)
+        siblings = lessons_of(tree, module_id)
         if len(siblings) >= MAX_LESSONS_PER_MODULE:
             raise Conflict(f"A module holds at most {MAX_LESSONS_PER_MODULE} lessons.")
         record = LessonRecord(
@@ -331,14 +243,14 @@ class CatalogService:
             rank=rank_for_index(siblings, body.position),
         )
         self.repo.add_lesson(course_id, record)
-        return _lesson_view(record, _index_of([*siblings, record], record.id))
+        return lesson_view(record, index_of([*siblings, record], record.id))
 
     def update_lesson(
         self, course_id: str, module_id: str, lesson_id: str, patch: LessonPatchIn
     ) -> Lesson:
         tree = self._tree_for_write(course_id)
         self._module(tree, module_id)
-        lessons = _lessons_of(tree, module_id)
+        lessons = lessons_of(tree, module_id)
         lesson = next((x for x in lessons if x.id == lesson_id), None)
         if lesson is None:
             raise NotFound("lesson")
@@ -370,11 +282,11 @@ class CatalogService:
             ),
             rank=rank or lesson.rank,
         )
-        return _lesson_view(lesson, _index_of([*others, lesson], lesson_id))
+        return lesson_view(lesson, index_of([*others, lesson], lesson_id))
 
     def delete_lesson(self, course_id: str, module_id: str, lesson_id: str) -> None:
         tree = self._tree_for_write(course_id)
         self._module(tree, module_id)
-        if not any(x.id == lesson_id for x in _lessons_of(tree, module_id)):
+        if not any(x.id == lesson_id for x in lessons_of(tree, module_id)):
             raise NotFound("lesson")
         self.repo.delete_lesson(course_id, module_id, lesson_id)

@@ -1,4 +1,4 @@
-"""Escalation of bookings nobody handled (API.md "Escalation").
+"""Escalation of bookings nobody handled.
 
 The scheduled finder reads the bookings that are due (waiting in ``requested`` or ``approved``
 past their tenant's ``escalate_after_minutes``) from the sparse index the bookings keep for it,
@@ -16,39 +16,37 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from chalicelib.clock import iso
+from chalicelib.clock import Clock, iso, utcnow
 from chalicelib.context import Actor
+from chalicelib.models.bookings import DueBooking
 from chalicelib.models.messages import EscalationMessage
 
 
-class DueLike(Protocol):
-    @property
-    def tenant_id(self) -> str: ...
-    @property
-    def booking_id(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def due_at(self) -> datetime: ...
-
-
 class Escalations(Protocol):
-    def due(self, now: datetime, limit: int) -> Sequence[DueLike]: ...
+    """The waiting-bookings queue of every tenant (``db.escalation_queue.EscalationQueue``)."""
+
+    def due(self, now: datetime, limit: int) -> Sequence[DueBooking]: ...
     def mark(
         self, tenant_id: str, booking_id: str, status: str, now: datetime, actor: Actor
     ) -> bool: ...
 
 
 class Publisher(Protocol):
+    """A queue (``notify.queues.QueuePublisher``; a fake in unit tests)."""
+
     def publish(self, messages: Sequence[BaseModel]) -> int: ...
 
 
 class EscalationService:
-    def __init__(self, escalations: Escalations) -> None:
-        self.escalations = escalations
+    """Runs in the scheduled finder and the queue consumer: no caller, the system acts."""
 
-    def find_stale(self, now: datetime, queue: Publisher, *, limit: int) -> list[EscalationMessage]:
+    def __init__(self, escalations: Escalations, *, clock: Clock = utcnow) -> None:
+        self.escalations = escalations
+        self.clock = clock
+
+    def find_stale(self, queue: Publisher, *, limit: int) -> list[EscalationMessage]:
         """Queue one message per due booking (at most ``limit`` per run; the rest next run)."""
+        now = self.clock()
         run = f"escalation-{uuid.uuid4()}"
         messages = [
             EscalationMessage(
@@ -64,9 +62,9 @@ class EscalationService:
             queue.publish(messages)
         return messages
 
-    def escalate(self, message: EscalationMessage, now: datetime) -> bool:
+    def escalate(self, message: EscalationMessage) -> bool:
         """Set ``escalated_at`` unless already escalated in this state; True when it was now."""
         actor = Actor(user_id=None, correlation_id=message.correlation_id)
         return self.escalations.mark(
-            message.tenant_id, message.booking_id, message.status, now, actor
+            message.tenant_id, message.booking_id, message.status, self.clock(), actor
         )

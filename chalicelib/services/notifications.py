@@ -1,4 +1,4 @@
-"""Notifications: which changes email whom (API.md's table), and sending each exactly once.
+"""Notifications: which changes email whom (docs/architecture.md), and sending each once.
 
 Two steps, each behind its own function:
 
@@ -16,6 +16,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from chalicelib.models.audit import AuditAction, EntityType
+from chalicelib.models.bookings import BookingStatus
 from chalicelib.models.messages import (
     Change,
     NotificationKind,
@@ -25,12 +27,12 @@ from chalicelib.models.messages import (
 )
 from chalicelib.notify.templates import EmailContext, render
 
-_STATUS_KINDS = {
-    "approved": NotificationKind.booking_approved,
-    "assigned": NotificationKind.booking_assigned,
-    "completed": NotificationKind.booking_completed,
-    "rejected": NotificationKind.booking_rejected,
-    "cancelled": NotificationKind.booking_cancelled,
+_STATUS_KINDS: dict[str, NotificationKind] = {
+    BookingStatus.approved: NotificationKind.booking_approved,
+    BookingStatus.assigned: NotificationKind.booking_assigned,
+    BookingStatus.completed: NotificationKind.booking_completed,
+    BookingStatus.rejected: NotificationKind.booking_rejected,
+    BookingStatus.cancelled: NotificationKind.booking_cancelled,
 }
 
 
@@ -40,12 +42,11 @@ def notification_id(event_id: str, kind: NotificationKind) -> str:
 
 def _kinds(change: Change) -> list[NotificationKind]:
     before, after = change.before or {}, change.after or {}
-    if change.entity_type == "booking":
-        if change.action == "created":
-            return (
-                [NotificationKind.booking_requested] if after.get("status") == "requested" else []
-            )
-        if change.action != "updated":
+    if change.entity_type == EntityType.booking:
+        if change.action is AuditAction.created:
+            requested = after.get("status") == BookingStatus.requested
+            return [NotificationKind.booking_requested] if requested else []
+        if change.action is not AuditAction.updated:
             return []
         kinds = []
         status = after.get("status")
@@ -56,8 +57,8 @@ def _kinds(change: Change) -> list[NotificationKind]:
         return kinds
     # A user created by an admin (sign-up creates the first admin as its own actor: no welcome).
     if (
-        change.entity_type == "user"
-        and change.action == "created"
+        change.entity_type == EntityType.user
+        and change.action is AuditAction.created
         and change.actor_id
         and change.actor_id != change.entity_id
     ):
@@ -85,7 +86,8 @@ def notifications_for(change: Change) -> list[NotificationMessage]:
 
 
 class Directory(Protocol):
-    """Who people are and what a course is called (one tenant at a time)."""
+    """Who people are and what a course is called, one tenant at a time
+    (``db.directory.DynamoDirectory``; a fake in unit tests)."""
 
     def lookup(
         self, tenant_id: str, user_ids: list[str], course_id: str | None
@@ -95,6 +97,8 @@ class Directory(Protocol):
 
 
 class Mailer(Protocol):
+    """``notify.ses.OnceMailer``; a fake in unit tests."""
+
     def send_once(self, email: OutgoingEmail) -> bool:
         """Send unless an email with this key was sent before; True when sent now."""
         ...

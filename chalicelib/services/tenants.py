@@ -2,23 +2,37 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from chalicelib.auth import passwords
-from chalicelib.clock import utcnow
+from chalicelib.clock import Clock, utcnow
 from chalicelib.config import get_settings
 from chalicelib.context import Actor, Caller
 from chalicelib.ids import new_id
 from chalicelib.models.tenants import SignUpIn, SignUpOut, Tenant, TenantPatchIn
-from chalicelib.models.users import Role, User
-from chalicelib.services.auth import AuthService
-from chalicelib.services.ports import Store
+from chalicelib.models.users import Access, Role, User
+from chalicelib.services.auth import Accounts, AuthService
 
 
-class TenantService:
-    def __init__(self, store: Store) -> None:
-        self.store = store
+class TenantRepo(Protocol):
+    """The tenant record of one tenant (``db.tenants.TenantRepository``; a fake in unit tests)."""
 
-    def sign_up(self, body: SignUpIn, correlation_id: str | None) -> SignUpOut:
-        now = utcnow()
+    def get(self) -> Tenant: ...
+    def update(self, *, name: str | None, escalate_after_minutes: int | None) -> Tenant: ...
+
+
+class SignUpService:
+    """``POST /tenants``: a new organisation with its first admin, who is logged in at once."""
+
+    def __init__(
+        self, accounts: Accounts, *, correlation_id: str | None, clock: Clock = utcnow
+    ) -> None:
+        self.accounts = accounts
+        self.correlation_id = correlation_id
+        self.clock = clock
+
+    def sign_up(self, body: SignUpIn) -> SignUpOut:
+        now = self.clock()
         tenant = Tenant(
             id=new_id(),
             slug=body.slug,
@@ -35,18 +49,31 @@ class TenantService:
             active=True,
             created_at=now,
         )
-        actor = Actor(user_id=admin.id, correlation_id=correlation_id)
-        self.store.create_tenant_with_admin(
+        actor = Actor(user_id=admin.id, correlation_id=self.correlation_id)
+        self.accounts.create_tenant_with_admin(
             tenant, admin, passwords.hash_password(body.admin.password), actor
         )
-        tokens = AuthService(self.store, correlation_id).issue(admin, now=now)
-        return SignUpOut(tenant=tenant, user=admin, tokens=tokens)
+        auth = AuthService(self.accounts, correlation_id=self.correlation_id, clock=self.clock)
+        access = Access(role=admin.role, active=True, auth_version=0)
+        return SignUpOut(
+            tenant=tenant, user=admin, tokens=auth.issue(admin.id, tenant.id, access, now=now)
+        )
 
-    def get(self, caller: Caller) -> Tenant:
-        return self.store.tenants(caller.tenant_id, caller.actor).get()
 
-    def update(self, caller: Caller, patch: TenantPatchIn) -> Tenant:
-        repo = self.store.tenants(caller.tenant_id, caller.actor)
+class TenantService:
+    """The caller's organisation: read it, and (admins) change it."""
+
+    def __init__(self, caller: Caller, repo: TenantRepo, *, clock: Clock = utcnow) -> None:
+        self.caller = caller
+        self.repo = repo
+        self.clock = clock
+
+    def get(self) -> Tenant:
+        return self.repo.get()
+
+    def update(self, patch: TenantPatchIn) -> Tenant:
         if patch.name is None and patch.escalate_after_minutes is None:
-            return repo.get()
-        return repo.update(name=patch.name, escalate_after_minutes=patch.escalate_after_minutes)
+            return self.repo.get()
+        return self.repo.update(
+            name=patch.name, escalate_after_minutes=patch.escalate_after_minutes
+        )

@@ -2,20 +2,41 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from chalicelib.auth import passwords
-from chalicelib.clock import utcnow
+from chalicelib.clock import Clock, utcnow
 from chalicelib.context import Caller
-from chalicelib.errors import Conflict, Forbidden, NotFound
+from chalicelib.errors import Forbidden, NotFound
 from chalicelib.ids import new_id
 from chalicelib.models.common import Page
-from chalicelib.models.users import CreateUserIn, Role, User, UserPatchIn
-from chalicelib.services.ports import Store
+from chalicelib.models.users import Access, CreateUserIn, Role, User, UserPatchIn
+
+
+class UserRepo(Protocol):
+    """The users of one tenant (``db.users.UserRepository``; a fake in unit tests)."""
+
+    def create(self, user: User, password_hash: str) -> User: ...
+    def get(self, user_id: str, *, consistent: bool = False) -> User: ...
+    def find(self, user_id: str) -> User | None: ...
+    def update(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        role: Role | None = None,
+        active: bool | None = None,
+    ) -> User: ...
+    def list(self, *, role: Role | None, limit: int, cursor: str | None) -> Page[User]: ...
+    def access(self, user_id: str, *, consistent: bool) -> Access | None: ...
+    def revoke_sessions(self, user_id: str) -> Access: ...
 
 
 class UserService:
-    def __init__(self, store: Store, caller: Caller) -> None:
+    def __init__(self, caller: Caller, repo: UserRepo, *, clock: Clock = utcnow) -> None:
         self.caller = caller
-        self.repo = store.users(caller.tenant_id, caller.actor)
+        self.repo = repo
+        self.clock = clock
 
     def me(self) -> User:
         return self.repo.get(self.caller.user_id)
@@ -29,7 +50,7 @@ class UserService:
             name=body.name,
             role=body.role,
             active=True,
-            created_at=utcnow(),
+            created_at=self.clock(),
         )
         return self.repo.create(user, passwords.hash_password(body.password))
 
@@ -47,15 +68,20 @@ class UserService:
         is_self = user_id == self.caller.user_id
         if not (self.caller.is_admin or is_self):
             raise NotFound("user")
-        if not self.caller.is_admin and (patch.role is not None or patch.active is not None):
+        changes_rights = patch.role is not None or patch.active is not None
+        if changes_rights and is_self:
+            raise Forbidden("Nobody may change their own role or active flag.")
+        if changes_rights and not self.caller.is_admin:
             raise Forbidden("Only an admin may change a role or deactivate a user.")
-        if is_self and (
-            (patch.role is not None and patch.role is not Role.admin) or patch.active is False
-        ):
-            raise Conflict("An admin cannot demote or deactivate themselves.")
         if patch.name is None and patch.role is None and patch.active is None:
             return self.repo.get(user_id)
         return self.repo.update(user_id, name=patch.name, role=patch.role, active=patch.active)
+
+    def end_sessions(self, user_id: str) -> None:
+        """End every login of a user at once (admin): their refresh tokens cannot refresh and
+        their access tokens stop working on the next request."""
+        self._require_admin()
+        self.repo.revoke_sessions(user_id)  # NotFound when there is no such user
 
     def _require_admin(self) -> None:
         if not self.caller.is_admin:

@@ -38,10 +38,12 @@ STARTUP_TIMEOUT = 90.0
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test under tests/e2e is an e2e test, marked or not."""
+    """Every test under tests/e2e is an e2e test, marked or not, and they all run on one
+    pytest-xdist worker, so one local stack serves them (``--dist loadgroup``)."""
     for item in items:
         if "tests/e2e" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.xdist_group("local_stack"))
 
 
 @dataclass(frozen=True)

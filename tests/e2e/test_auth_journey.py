@@ -123,7 +123,7 @@ def test_seeded_demo_logins_work(local_stack: LocalStack, role: str) -> None:
 def test_correlation_id_is_echoed_or_generated(local_stack: LocalStack) -> None:
     r = call(local_stack, "GET", "/health", headers={"X-Correlation-Id": "e2e-corr-42"})
     assert r.status_code == 200
-    assert r.json() == {"status": "ok"}
+    assert r.json() == {"status": "ok", "checks": {"dynamodb": "ok"}}
     assert r.headers["X-Correlation-Id"] == "e2e-corr-42"
     r = call(local_stack, "GET", "/health")
     assert r.headers.get("X-Correlation-Id")

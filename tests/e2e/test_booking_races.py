@@ -28,7 +28,8 @@ def _race(calls: list[Any]) -> list[requests.Response]:
 
     def run(call: Any) -> requests.Response:
         barrier.wait()
-        return call()
+        response: requests.Response = call()
+        return response
 
     with ThreadPoolExecutor(max_workers=len(calls)) as pool:
         return list(pool.map(run, calls))

@@ -1,5 +1,5 @@
-"""Issue 5, point 5: a booking journey on the local stack (request -> approve -> assign ->
-complete) yields four audit entries and the emails of API.md's table, within seconds, as a
+"""A booking journey on the local stack (request -> approve -> assign ->
+complete) yields four audit entries and the emails the contract lists, within seconds, as a
 person would see them: over HTTP, and read back from the emulator."""
 
 from __future__ import annotations

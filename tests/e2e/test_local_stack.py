@@ -72,7 +72,7 @@ def test_stream_and_queue_events_reach_the_apps_functions(local_stack: LocalStac
     )
     assert r.status_code == 201, r.text
 
-    def welcome() -> list[dict]:
+    def welcome() -> list[dict[str, Any]]:
         return [
             m
             for m in local_stack.emails()

@@ -11,6 +11,7 @@ mail within the retention policy) accounts for about 20 KiB (README: "Memory").
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ CEILING_KIB = 100.0
 
 
 def test_memory_per_request_stays_under_the_ceiling(local_stack: LocalStack) -> None:
-    common = {
+    common: dict[str, Any] = {
         "pid": local_stack.pid,
         "threads": 8,
         "tenants": 2,

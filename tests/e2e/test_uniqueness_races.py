@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import requests
 
 PASSWORD = "correct horse battery staple"
 
 
-def _race(fn, n: int) -> Counter:
+def _race(fn, n: int) -> Counter[Any]:
     with ThreadPoolExecutor(max_workers=n) as pool:
         return Counter(pool.map(lambda _: fn(), range(n)))
 

@@ -1,4 +1,4 @@
-"""Issue 5, point 6: the event functions log structured JSON with correlation id and tenant,
+"""The event functions log structured JSON with correlation id and tenant,
 and publish Powertools (EMF) metrics."""
 
 from __future__ import annotations
@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 
 from chalicelib.observability import logger
-from tests.eventkit import QueueTap, StreamTap, failures, sqs_event, sqs_record, stream_event
+from tests.support.eventkit import (
+    QueueTap,
+    StreamTap,
+    failures,
+    sqs_event,
+    sqs_record,
+    stream_event,
+)
 
 
 class Output:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
 
-from tests.integration.test_bookings_support import World, future, make_world, next_start
+from tests.support.bookings import World, future, make_world, next_start
 
 
 @pytest.fixture
@@ -15,11 +16,10 @@ def world(api) -> World:
     return make_world(api)
 
 
-def _raw_booking(aws, tenant_id: str, booking_id: str) -> dict:
+def _raw_booking(aws, tenant_id: str, booking_id: str) -> dict[str, Any]:
     table = boto3.resource("dynamodb", region_name="us-east-1").Table(aws["MAIN_TABLE"])
-    return table.get_item(Key={"pk": f"T#{tenant_id}#BOOKING#{booking_id}", "sk": "BOOKING"})[
-        "Item"
-    ]
+    key = {"pk": f"T#{tenant_id}#BOOKING#{booking_id}", "sk": "BOOKING"}
+    return dict(table.get_item(Key=key)["Item"])
 
 
 def _count_items(aws, prefix: str) -> int:
@@ -33,7 +33,7 @@ def test_request_validation_answers_422_or_404_and_writes_nothing(world, aws):
     api, tok = world.api, world.token("student")
     ok = {"course_id": world.course, "starts_at": next_start(), "duration_minutes": 60}
     past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-    cases = [
+    cases: list[tuple[dict[str, Any], int, str | None]] = [
         ({"starts_at": past}, 422, "starts_at"),
         ({"starts_at": "2099-01-01T10:00:00"}, 422, "starts_at"),  # naive
         ({"starts_at": "tomorrow"}, 422, "starts_at"),
@@ -327,8 +327,9 @@ def test_every_write_stamps_updated_by_and_correlation_id(world, aws):
 # --- 7. the waiting queue (sparse `due` index) ---------------------------------------------------
 def test_waiting_bookings_are_found_without_reading_others(world, api, aws_requests):
     from chalicelib.context import Actor
-    from chalicelib.db.bookings import BookingRepository, due_for_escalation
+    from chalicelib.db.escalation_queue import EscalationQueue
 
+    queue = EscalationQueue()
     admin = world.token("admin")
     assert api.patch("/tenants/me", {"escalate_after_minutes": 60}, token=admin).status == 200
     waiting = world.request()
@@ -336,9 +337,9 @@ def test_waiting_bookings_are_found_without_reading_others(world, api, aws_reque
     for state in ("assigned", "completed", "rejected", "cancelled"):
         world.booking_in(state)
     now = datetime.now(UTC)
-    assert due_for_escalation(now) == []
+    assert queue.due(now, 100) == []
     aws_requests.reset()
-    due = due_for_escalation(now + timedelta(minutes=61))
+    due = queue.due(now + timedelta(minutes=61), 100)
     assert aws_requests.operations() == ["Query"] * 8  # one per shard, nothing else
     assert {(d.booking_id, d.status) for d in due} == {
         (waiting["id"], "requested"),
@@ -346,29 +347,28 @@ def test_waiting_bookings_are_found_without_reading_others(world, api, aws_reque
     }
     assert all(d.tenant_id == world.tenant_id for d in due)
     assert all(now + timedelta(minutes=59) < d.due_at < now + timedelta(minutes=61) for d in due)
-    assert len(due_for_escalation(now + timedelta(minutes=61), limit=1)) == 1
+    assert len(queue.due(now + timedelta(minutes=61), 1)) == 1
 
-    repo = BookingRepository(world.tenant_id, Actor(None, "escalation-1"))
+    tid, actor = world.tenant_id, Actor(None, "escalation-1")
     aws_requests.reset()
-    escalated = repo.mark_escalated(waiting["id"], "requested", now)
+    assert queue.mark(tid, waiting["id"], "requested", now, actor) is True
     assert aws_requests.operations() == ["UpdateItem"]
-    assert escalated is not None and escalated.escalated_at is not None
-    assert escalated.version == waiting["version"] + 1
-    assert repo.mark_escalated(waiting["id"], "requested", now) is None  # once per state
-    assert repo.mark_escalated(approved["id"], "requested", now) is None  # moved on
-    assert repo.mark_escalated("01NOSUCH", "requested", now) is None
-    assert [d.booking_id for d in due_for_escalation(now + timedelta(minutes=61))] == [
-        approved["id"]
-    ]
+    escalated = world.get(waiting["id"]).json
+    assert escalated["escalated_at"] is not None
+    assert escalated["version"] == waiting["version"] + 1
+    assert queue.mark(tid, waiting["id"], "requested", now, actor) is False  # once per state
+    assert queue.mark(tid, approved["id"], "requested", now, actor) is False  # moved on
+    assert queue.mark(tid, "01NOSUCH", "requested", now, actor) is False
+    assert [d.booking_id for d in queue.due(now + timedelta(minutes=61), 100)] == [approved["id"]]
     # approving an escalated request puts it back on the queue for its new state
     r = world.act("admin", waiting["id"], "approve")
     assert r.status == 200 and r.json["escalated_at"] is not None
-    later = {d.booking_id for d in due_for_escalation(now + timedelta(minutes=125))}
+    later = {d.booking_id for d in queue.due(now + timedelta(minutes=125), 100)}
     assert later == {waiting["id"], approved["id"]}
     # leaving the waiting states takes it off the queue
     world.act("admin", approved["id"], "reject", {"reason": "full"})
     world.act("admin", waiting["id"], "assign")
-    assert due_for_escalation(now + timedelta(days=30)) == []
+    assert queue.due(now + timedelta(days=30), 100) == []
 
 
 # --- request budgets ---------------------------------------------------------------------------
@@ -377,38 +377,45 @@ def test_dynamodb_requests_per_route(world, api, aws_requests):
     body = {"course_id": world.course, "starts_at": next_start(), "duration_minutes": 60}
 
     def measure(call):
+        for token in (student, admin):  # reads use the caller's access as this container keeps it
+            api.get("/users/me", token=token)
         aws_requests.reset()
         r = call()
         assert r.status in (200, 201), r.body
         return r, aws_requests.operations()
 
+    # Every write first reads the caller's current access (one GetItem, strongly consistent).
+    caller = "GetItem"
     r, ops = measure(lambda: api.post("/bookings", body, token=student))
-    assert ops == ["BatchGetItem", "PutItem"]
+    assert ops == [caller, "BatchGetItem", "PutItem"]
     bid = r.json["id"]
     _, ops = measure(
         lambda: api.post("/bookings", body, token=student, headers={"Idempotency-Key": "k1"})
     )
-    assert ops == ["PutItem", "BatchGetItem", "PutItem", "UpdateItem"]
+    assert ops == [caller, "PutItem", "BatchGetItem", "PutItem", "UpdateItem"]
     _, ops = measure(
         lambda: api.post("/bookings", body, token=student, headers={"Idempotency-Key": "k1"})
     )
-    assert ops == ["PutItem"]  # replay: the conditional put fails and returns the stored result
+    assert ops == [
+        caller,
+        "PutItem",
+    ]  # replay: the conditional put fails and returns the stored result
     _, ops = measure(lambda: api.get(f"/bookings/{bid}", token=student))
     assert ops == ["GetItem"]
     _, ops = measure(lambda: api.get("/bookings", token=admin))
     assert ops == ["Query"]
     _, ops = measure(lambda: world.act("admin", bid, "approve"))
-    assert ops == ["BatchGetItem", "UpdateItem"]
+    assert ops == [caller, "BatchGetItem", "UpdateItem"]
     _, ops = measure(lambda: world.act("admin", bid, "assign"))
-    assert ops == ["BatchGetItem", "TransactWriteItems", "GetItem"]
+    assert ops == [caller, "BatchGetItem", "TransactWriteItems", "GetItem"]
     _, ops = measure(lambda: world.act("instructor", bid, "complete"))
-    assert ops == ["GetItem", "UpdateItem"]
+    assert ops == [caller, "GetItem", "UpdateItem"]
     other = world.booking_in("assigned")
     _, ops = measure(lambda: world.act("student", other["id"], "cancel"))
-    assert ops == ["GetItem", "TransactWriteItems", "GetItem"]
+    assert ops == [caller, "GetItem", "TransactWriteItems", "GetItem"]
     other = world.booking_in("requested")
     _, ops = measure(lambda: world.act("admin", other["id"], "reject", {"reason": "no"}))
-    assert ops == ["GetItem", "UpdateItem"]
+    assert ops == [caller, "GetItem", "UpdateItem"]
     fresh = world.request()
     _, ops = measure(lambda: world.act("student", fresh["id"], "cancel"))
-    assert ops == ["GetItem", "UpdateItem"]
+    assert ops == [caller, "GetItem", "UpdateItem"]

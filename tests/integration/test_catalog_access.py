@@ -6,17 +6,20 @@ so every real request any client sends is counted, whatever the code looks like.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from tests.conftest import Api, TenantLogin
-from tests.integration.test_catalog_support import (
+from tests.support.accounts import TenantLogin
+from tests.support.catalog import (
     People,
-    build_tree,
     make_course,
     make_lesson,
     make_module,
     make_people,
+    seed_tree,
 )
+from tests.support.http import Api
 
 
 @pytest.fixture
@@ -25,8 +28,9 @@ def people(api: Api, acme: TenantLogin, globex: TenantLogin) -> People:
 
 
 def test_get_course_tree_is_one_query(api: Api, people: People, aws_requests) -> None:
-    tree = build_tree(api, people.owner, modules=4, lessons=5)
+    tree = seed_tree(people.acme, people.owner_id, modules=4, lessons=5)
     for token in (people.admin, people.owner, people.student):
+        api.get("/users/me", token=token)  # the caller's access, kept by this container
         aws_requests.reset()
         r = api.get(f"/courses/{tree['id']}", token=token)
         assert r.status == 200
@@ -43,6 +47,7 @@ def test_get_course_tree_is_one_query(api: Api, people: People, aws_requests) ->
 def _page_through(api: Api, token: str, limit: int, counter) -> list[list[str]]:
     pages: list[list[str]] = []
     cursor = None
+    api.get("/users/me", token=token)  # the caller's access, kept by this container
     while True:
         counter.reset()
         path = f"/courses?limit={limit}" + (f"&cursor={cursor}" if cursor else "")
@@ -78,6 +83,7 @@ def test_list_pages_one_query_each_and_students_get_full_published_pages(
     assert [i for p in student_small for i in p] == published
 
     # Default limit is 20; the instructor sees drafts too.
+    api.get("/users/me", token=people.other)
     aws_requests.reset()
     r = api.get("/courses", token=people.other)
     assert len(r.json["items"]) == 20 and r.json["next_cursor"]
@@ -127,7 +133,7 @@ def test_write_routes_request_counts(api: Api, people: People, aws_requests) -> 
     """What each write costs (the numbers the closing note reports)."""
     measured: dict[str, list[str]] = {}
 
-    def measure(name: str, call, status: int) -> dict:
+    def measure(name: str, call: Any, status: int) -> Any:
         aws_requests.reset()
         r = call()
         assert r.status == status, (name, r.body)
@@ -173,7 +179,8 @@ def test_write_routes_request_counts(api: Api, people: People, aws_requests) -> 
     )
     make_module(api, people.owner, cid)
     measure("DELETE /courses/{id}", lambda: api.delete(f"/courses/{cid}", token=people.owner), 204)
-    assert measured == {
+    # Every write first reads the caller's current access (one GetItem, strongly consistent).
+    assert {route: ops[1:] for route, ops in measured.items()} == {
         "POST /courses": ["PutItem"],
         "PATCH /courses/{id}": ["Query", "UpdateItem"],
         "POST modules": ["Query", "TransactWriteItems"],
@@ -199,4 +206,5 @@ def test_write_routes_request_counts(api: Api, people: People, aws_requests) -> 
             "BatchWriteItem",
         ],
     }
+    assert {ops[0] for ops in measured.values()} == {"GetItem"}
     assert not any("Scan" in ops for ops in measured.values())

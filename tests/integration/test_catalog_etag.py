@@ -1,9 +1,10 @@
-"""HTTP caching of a course's tree: ETag changes with any change in the tree; 304 (point 4)."""
+"""HTTP caching of a course's tree: ETag changes with any change in the tree; 304."""
 
 from __future__ import annotations
 
-from tests.conftest import Api
-from tests.integration.test_catalog_support import make_course, make_lesson, make_module
+from tests.support.accounts import new_user, token_for
+from tests.support.catalog import make_course, make_lesson, make_module
+from tests.support.http import Api
 
 
 def _get(api: Api, token: str, cid: str, tag: str | None = None):
@@ -59,13 +60,10 @@ def test_etag_changes_with_every_change_in_the_tree(api: Api, acme) -> None:
 
 
 def test_etag_does_not_reveal_drafts(api: Api, acme) -> None:
-    from tests.conftest import add_user, login
-
     t = acme.token
     cid = make_course(api, t, published=False)["id"]
     tag = _get(api, t, cid).headers["etag"]
-    add_user(api, t, "s@acme.test", "student")
-    student = login(api, "acme", "s@acme.test")["access_token"]
+    student = token_for(new_user(acme, "s@acme.test", "student"))
     r = _get(api, student, cid, tag)
     assert r.status == 404 and "etag" not in r.headers
     assert _get(api, t, "01UNKNOWN", tag).status == 404

@@ -1,18 +1,18 @@
 """Ordering by position: inserts at taken positions and moves are stable and gap-tolerant,
-and they write only the item that moves (point 3)."""
+and they write only the item that moves."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import Api
-from tests.integration.test_catalog_support import (
+from tests.support.catalog import (
     make_course,
     make_lesson,
     make_module,
     partition,
     titles,
 )
+from tests.support.http import Api
 
 
 def _modules(api: Api, token: str, cid: str) -> list[dict[str, Any]]:
@@ -73,11 +73,12 @@ def test_many_inserts_into_one_gap_stay_ordered(api: Api, acme, aws) -> None:
     cid = make_course(api, t)["id"]
     make_module(api, t, cid, "first")
     make_module(api, t, cid, "last")
-    for i in range(40):
-        # Always right after "first": the gap keeps being split, nothing is renumbered.
+    # Always right after "first": the gap keeps being split, nothing is renumbered (how slowly
+    # ranks grow over hundreds of such inserts is checked on the pure ranking).
+    for i in range(8):
         make_module(api, t, cid, f"n{i}", position=1)
     mods = _modules(api, t, cid)
-    assert titles(mods) == ["first", *[f"n{i}" for i in reversed(range(40))], "last"]
+    assert titles(mods) == ["first", *[f"n{i}" for i in reversed(range(8))], "last"]
     ranks = [i["rank"] for i in partition(aws, cid, acme.tenant["id"]) if "rank" in i]
     assert max(len(r) for r in ranks) <= 12
 

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 from chalicelib.db.catalog import CatalogRepository
-from tests.conftest import Api
-from tests.integration.test_catalog_support import (
+from tests.support.catalog import (
     make_course,
     make_lesson,
     make_module,
     partition,
 )
+from tests.support.http import Api
 
 
 def _interleave(monkeypatch: pytest.MonkeyPatch, action) -> list[int]:

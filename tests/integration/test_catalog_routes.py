@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Answer, Api, TenantLogin
-from tests.integration.test_catalog_support import (
+from tests.support.accounts import TenantLogin
+from tests.support.catalog import (
     ROLES,
     People,
     make_course,
@@ -17,6 +17,7 @@ from tests.integration.test_catalog_support import (
     make_people,
     titles,
 )
+from tests.support.http import Api, Response
 
 
 @pytest.fixture
@@ -108,11 +109,6 @@ WRITE = {
 }
 
 
-def _expect(ok: int, table: dict[str, int | None], who: str) -> int:
-    status = table[who]
-    return ok if status is None else status
-
-
 Fixture = dict[str, Any]
 
 
@@ -123,7 +119,7 @@ def _world(api: Api, people: People, published: bool = False) -> Fixture:
     return {"c": c["id"], "m": m["id"], "l": lesson["id"]}
 
 
-ROUTES: dict[str, tuple[int, Callable[[Api, Fixture, str], Answer]]] = {
+ROUTES: dict[str, tuple[int, Callable[[Api, Fixture, str], Response]]] = {
     "PATCH /courses/{id}": (
         200,
         lambda api, w, t: api.patch(f"/courses/{w['c']}", {"title": "X"}, token=t),
@@ -166,20 +162,23 @@ ROUTES: dict[str, tuple[int, Callable[[Api, Fixture, str], Answer]]] = {
 
 @pytest.mark.parametrize("route", list(ROUTES))
 def test_write_permissions_by_role(api: Api, people: People, route: str) -> None:
+    """Every caller's answer on one route (each write × caller × draft/published is checked on
+    the rules in tests/unit/test_catalog_permissions.py): refusals change nothing."""
     ok, call = ROUTES[route]
-    for published in (False, True):
-        for who in ROLES:
-            world = _world(api, people, published=published)
-            before = api.get(f"/courses/{world['c']}", token=people.admin).json
-            r = call(api, world, people.token(who))
-            expected = _expect(ok, WRITE, who)
-            assert r.status == expected, (route, who, published, r.body)
-            after = api.get(f"/courses/{world['c']}", token=people.admin)
-            if expected >= 400:
-                assert r.error_code in {"forbidden", "not_found"}
-                assert after.json == before, "a refused write changed nothing"
-            else:
-                assert after.status == 404 or after.json != before
+    world = _world(api, people, published=True)
+    before = api.get(f"/courses/{world['c']}", token=people.admin).json
+    for who in ("other_instructor", "student", "other_tenant_admin"):
+        r = call(api, world, people.token(who))
+        assert r.status == WRITE[who], (route, who, r.body)
+        assert r.error_code in {"forbidden", "not_found"}
+        assert api.get(f"/courses/{world['c']}", token=people.admin).json == before
+    for who in ("owner", "admin"):
+        world = _world(api, people)
+        before = api.get(f"/courses/{world['c']}", token=people.admin).json
+        r = call(api, world, people.token(who))
+        assert r.status == ok, (route, who, r.body)
+        after = api.get(f"/courses/{world['c']}", token=people.admin)
+        assert after.status == 404 or after.json != before
 
 
 def test_create_course_by_role(api: Api, people: People) -> None:
@@ -249,7 +248,7 @@ def test_other_tenant_cannot_touch_lessons_through_its_own_course(api: Api, peop
     assert tree["modules"][0]["lessons"][0]["title"] == "L"
 
 
-# --- schemas (point 7) ---------------------------------------------------------------------
+# --- schemas ------------------------------------------------------------------------------
 BAD_BODIES: list[tuple[str, dict[str, Any], str]] = [
     ("course", {"title": "ok", "colour": "red"}, "colour"),
     ("course", {"title": "x" * 201}, "title"),
@@ -308,11 +307,12 @@ def test_catalog_in_openapi(api: Api) -> None:
     }
     get = paths["/courses/{course_id}"]["get"]
     assert "304" in get["responses"] and "ETag" in get["responses"]["200"]["headers"]
-    assert any(p["name"] == "If-None-Match" for p in get["parameters"])
+    names = {p.get("name") or p["$ref"].rsplit("/", 1)[1] for p in get["parameters"]}
+    assert "If-None-Match" in names
     schemas = doc["components"]["schemas"]
     for name in ("CourseIn", "CoursePatchIn", "ModuleIn", "LessonIn", "LessonPatchIn", "Course"):
         assert name in schemas, name
     assert schemas["CourseIn"]["additionalProperties"] is False
     assert schemas["LessonIn"]["properties"]["content"]["maxLength"] == 20000
-    params = {p["name"]: p for p in paths["/courses"]["get"]["parameters"]}
+    params = {p["name"]: p for p in paths["/courses"]["get"]["parameters"] if "name" in p}
     assert params["limit"]["schema"]["maximum"] == 100

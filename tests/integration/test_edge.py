@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
-from tests.conftest import sign_up
+import pytest
+
+from chalicelib.services.users import UserService
+from tests.support.accounts import new_tenant
 
 
 def test_malformed_json_is_400_in_the_envelope(api, acme):
@@ -36,7 +40,7 @@ def test_body_over_64_kib_is_413_and_changes_nothing(api, acme):
 
 
 def test_bodies_on_routes_without_one_must_be_empty(api):
-    acme = sign_up(api, "acme")
+    acme = new_tenant("acme")
     r = api.post("/auth/logout", {"refresh_token": acme.refresh, "extra": 1})
     assert r.status == 422
 
@@ -55,7 +59,7 @@ def test_unexpected_faults_are_500_without_internals(api, acme, monkeypatch):
     def boom(self):
         raise RuntimeError("secret internal detail at /var/task/chalicelib")
 
-    monkeypatch.setattr("chalicelib.services.users.UserService.me", boom)
+    monkeypatch.setattr(UserService, "me", boom)
     r = api.get("/users/me", token=acme.token)
     assert r.status == 500
     assert r.json == {
@@ -76,17 +80,46 @@ def test_cors_headers_are_exposed(api):
     assert {"X-Correlation-Id", "ETag", "Retry-After"} <= exposed
 
 
-def test_configured_origins_are_echoed_only_when_allowed(api, monkeypatch):
-    from chalicelib.config import Settings
+@pytest.fixture
+def two_origins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A stage that allows two origins. The test client sets the `local` stage's variables (`*`)
+    around each request, so the settings are read (and kept) before any request is made."""
+    from chalicelib.config import get_settings, reset_settings
 
-    # The test client forces the `local` stage's variables (`*`), so configure a stage directly.
-    stage = Settings(cors_allow_origins="https://app.example, https://admin.example")
-    monkeypatch.setattr("chalicelib.api.framework.get_settings", lambda: stage)
-    r = api.get("/health", headers={"Origin": "https://admin.example"})
-    assert r.headers["access-control-allow-origin"] == "https://admin.example"
-    assert r.headers["vary"] == "Origin"
+    monkeypatch.setenv("CORS_ALLOW_ORIGINS", "https://app.example, https://admin.example")
+    reset_settings()
+    assert get_settings().cors_allow_origins == ["https://app.example", "https://admin.example"]
+    yield
+    monkeypatch.undo()
+    reset_settings()
+
+
+def test_configured_origins_are_echoed_only_when_allowed(api, two_origins):
+    for origin in ("https://admin.example", "https://app.example"):
+        r = api.get("/health", headers={"Origin": origin})
+        assert r.headers["access-control-allow-origin"] == origin
+        assert r.headers["vary"] == "Origin"
     r = api.get("/health", headers={"Origin": "https://evil.example"})
-    assert r.headers.get("access-control-allow-origin") != "https://evil.example"
+    assert "access-control-allow-origin" not in r.headers
+
+
+def test_preflight_names_the_allowed_origin_and_the_paths_methods(api, two_origins):
+    preflight = {"Origin": "https://admin.example", "Access-Control-Request-Method": "PATCH"}
+    r = api.call("OPTIONS", "/courses/abc", headers=preflight)
+    assert r.status == 200
+    assert r.headers["access-control-allow-origin"] == "https://admin.example"
+    assert set(r.headers["access-control-allow-methods"].split(",")) == {
+        "GET",
+        "PATCH",
+        "DELETE",
+        "OPTIONS",
+    }
+    allowed = {h.strip().lower() for h in r.headers["access-control-allow-headers"].split(",")}
+    assert {"authorization", "content-type", "idempotency-key", "if-none-match"} <= allowed
+    exposed = {h.strip() for h in r.headers["access-control-expose-headers"].split(",")}
+    assert {"X-Correlation-Id", "ETag", "Retry-After"} <= exposed
+    r = api.call("OPTIONS", "/courses/abc", headers={**preflight, "Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in r.headers
 
 
 def test_logs_are_json_with_correlation_id_and_tenant(api, acme, monkeypatch):
@@ -97,11 +130,14 @@ def test_logs_are_json_with_correlation_id_and_tenant(api, acme, monkeypatch):
     def boom(self):
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr("chalicelib.services.users.UserService.me", boom)
+    monkeypatch.setattr(UserService, "me", boom)
     out = io.StringIO()
     monkeypatch.setattr(logger.registered_handler, "stream", out)
     api.get("/users/me", token=acme.token, headers={"X-Correlation-Id": "trace-me-42"})
+    logger.error("after the request")  # the request's keys are gone from this thread
     lines = [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
+    assert lines[-1]["message"] == "after the request"
+    assert not {"correlation_id", "tenant_id", "user_id", "route"} & set(lines[-1])
     errors = [line for line in lines if line.get("level") == "ERROR"]
     assert errors, lines
     assert errors[0]["correlation_id"] == "trace-me-42"

@@ -1,4 +1,4 @@
-"""Issue 5, point 4: stale bookings are escalated once per waiting state, admins are emailed,
+"""stale bookings are escalated once per waiting state, admins are emailed,
 and the finder's cost stays flat as the number of bookings grows."""
 
 from __future__ import annotations
@@ -7,11 +7,16 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
-from tests.conftest import add_user, login
-from tests.eventkit import QueueTap, StreamTap, failures, sent_emails, sqs_event, stream_event
-from tests.integration.test_bookings_support import make_world
+from tests.support.accounts import new_user
+from tests.support.bookings import make_world
+from tests.support.eventkit import (
+    QueueTap,
+    StreamTap,
+    failures,
+    sent_emails,
+    sqs_event,
+    stream_event,
+)
 
 SCHEDULED = {
     "version": "0",
@@ -26,17 +31,6 @@ SCHEDULED = {
 }
 
 
-class Clock:
-    """Moves the event functions' 'now' (the API keeps the real one)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.now = datetime.now(UTC)
-        monkeypatch.setattr("chalicelib.events.escalation.utcnow", lambda: self.now)
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
 def find(client: Any) -> Any:
     return client.lambda_.invoke("find_stale_bookings", SCHEDULED).payload
 
@@ -45,16 +39,13 @@ def escalate(client: Any, records: list[dict[str, Any]]) -> Any:
     return client.lambda_.invoke("escalate_bookings", sqs_event(records)).payload
 
 
-def test_stale_bookings_escalate_once_and_every_active_admin_is_emailed(
-    api, client, aws, monkeypatch
-):
-    clock = Clock(monkeypatch)
+def test_stale_bookings_escalate_once_and_every_active_admin_is_emailed(api, client, aws, clock):
     stream = StreamTap(aws["MAIN_TABLE"])
     queue = QueueTap(aws["ESCALATION_QUEUE_URL"])
     notifications = QueueTap(aws["NOTIFICATIONS_QUEUE_URL"])
     world = make_world(api, "acme")
-    second = add_user(api, world.token("admin"), "admin2@acme.example", "admin", name="Second")
-    gone = add_user(api, world.token("admin"), "gone@acme.example", "admin", name="Gone")
+    second = new_user(world.tenant, "admin2@acme.example", "admin", name="Second")
+    gone = new_user(world.tenant, "gone@acme.example", "admin", name="Gone")
     api.patch(f"/users/{gone['id']}", {"active": False}, token=world.token("admin"))
     requested = world.booking_in("requested")
     approved = world.booking_in("approved")
@@ -96,17 +87,16 @@ def test_stale_bookings_escalate_once_and_every_active_admin_is_emailed(
     assert second["id"]
 
     # The audit entry of an escalation has no user actor and carries the finder's run id.
-    admin_token = login(api, "acme", "admin@example.com")["access_token"]
     client.lambda_.invoke("record_audit", stream_event(records))
-    trail = api.get(f"/audit?entity_id={requested['id']}", token=admin_token).json["items"]
+    trail = api.get(f"/audit?entity_id={requested['id']}", token=world.token("admin"))
+    trail = trail.json["items"]
     assert trail[0]["action"] == "updated"
     assert trail[0]["after"]["escalated_at"] and trail[0]["before"].get("escalated_at") is None
     assert trail[0]["actor_id"] is None
     assert trail[0]["correlation_id"].startswith("escalation-")
 
 
-def test_a_new_waiting_state_can_escalate_again(api, client, aws, monkeypatch):
-    clock = Clock(monkeypatch)
+def test_a_new_waiting_state_can_escalate_again(api, client, aws, clock):
     queue = QueueTap(aws["ESCALATION_QUEUE_URL"])
     world = make_world(api, "acme")
     booking = world.booking_in("requested")
@@ -126,8 +116,7 @@ def test_a_new_waiting_state_can_escalate_again(api, client, aws, monkeypatch):
     assert again["status"] == "approved" and again["escalated_at"] > first
 
 
-def test_a_stale_message_for_a_booking_that_moved_on_does_nothing(api, client, aws, monkeypatch):
-    clock = Clock(monkeypatch)
+def test_a_stale_message_for_a_booking_that_moved_on_does_nothing(api, client, aws, clock):
     queue = QueueTap(aws["ESCALATION_QUEUE_URL"])
     world = make_world(api, "acme")
     booking = world.booking_in("requested")
@@ -139,15 +128,14 @@ def test_a_stale_message_for_a_booking_that_moved_on_does_nothing(api, client, a
     assert world.get(booking["id"]).json["escalated_at"] is None
 
 
-def test_a_malformed_escalation_message_fails_alone(api, client, aws, monkeypatch):
-    clock = Clock(monkeypatch)
+def test_a_malformed_escalation_message_fails_alone(api, client, aws, clock):
     queue = QueueTap(aws["ESCALATION_QUEUE_URL"])
     world = make_world(api, "acme")
     booking = world.booking_in("requested")
     clock.advance(days=2)
     find(client)
     [good] = queue.records()
-    from tests.eventkit import sqs_record
+    from tests.support.eventkit import sqs_record
 
     poison = sqs_record('{"tenant_id": "t"}')
     assert failures(escalate(client, [poison, good])) == [poison["messageId"]]
@@ -156,7 +144,6 @@ def test_a_malformed_escalation_message_fails_alone(api, client, aws, monkeypatc
 
 # --- cost: flat in the number of bookings -------------------------------------------------------
 STALE = 5
-MEASURED: dict[int, dict[str, list[str]]] = {}
 
 
 def _bulk_bookings(total: int, stale: int) -> list[str]:
@@ -164,7 +151,7 @@ def _bulk_bookings(total: int, stale: int) -> list[str]:
     ``stale`` are waiting past their escalate-at, the others are waiting but not yet due, or
     not waiting at all. Answers the stale ones' ids."""
     from chalicelib.context import Actor
-    from chalicelib.db.bookings import BookingItem
+    from chalicelib.db.booking_items import BookingItem
     from chalicelib.ids import new_id
     from chalicelib.models.bookings import Booking, BookingStatus
 
@@ -198,26 +185,28 @@ def _bulk_bookings(total: int, stale: int) -> list[str]:
     return stale_ids
 
 
-@pytest.mark.parametrize("total", [100, 5000])
-def test_escalation_requests_stay_flat_as_bookings_grow(client, aws, aws_requests, total):
+def test_escalation_requests_stay_flat_as_bookings_grow(client, aws, aws_requests):
+    """The finder and the consumer make the same requests at 100 and at 5,000 bookings."""
     queue = QueueTap(aws["ESCALATION_QUEUE_URL"])
-    stale_ids = _bulk_bookings(total, STALE)
+    measured: dict[int, tuple[list[str], list[str]]] = {}
+    loaded = 0
+    for total in (100, 5000):
+        stale_ids = _bulk_bookings(total - loaded, STALE)  # the earlier stale ones are escalated
+        loaded = total
 
-    aws_requests.reset()
-    assert find(client) == {"queued": STALE}
-    finder = aws_requests.operations("dynamodb") + aws_requests.operations("sqs")
-    messages = queue.records()
-    assert sorted(json.loads(m["body"])["booking_id"] for m in messages) == sorted(stale_ids)
+        aws_requests.reset()
+        assert find(client) == {"queued": STALE}
+        finder = aws_requests.operations("dynamodb") + aws_requests.operations("sqs")
+        messages = queue.records()
+        assert sorted(json.loads(m["body"])["booking_id"] for m in messages) == sorted(stale_ids)
 
-    aws_requests.reset()
-    assert failures(escalate(client, messages)) == []
-    consumer = aws_requests.operations("dynamodb") + aws_requests.operations("sqs")
+        aws_requests.reset()
+        assert failures(escalate(client, messages)) == []
+        consumer = aws_requests.operations("dynamodb") + aws_requests.operations("sqs")
 
-    assert "Scan" not in finder + consumer
-    assert finder.count("Query") == 8  # one per shard of the sparse due index
-    assert finder.count("SendMessageBatch") == 1  # five messages, one request
-    assert consumer == ["UpdateItem"] * STALE  # one conditional write per stale booking
-    MEASURED[total] = {"finder": finder, "consumer": consumer}
-    print(f"\nescalation requests at {total} bookings: finder={finder} consumer={consumer}")
-    if len(MEASURED) == 2:
-        assert MEASURED[100] == MEASURED[5000]
+        assert "Scan" not in finder + consumer
+        assert finder.count("Query") == 8  # one per shard of the sparse due index
+        assert finder.count("SendMessageBatch") == 1  # five messages, one request
+        assert consumer == ["UpdateItem"] * STALE  # one conditional write per stale booking
+        measured[total] = (finder, consumer)
+    assert measured[100] == measured[5000]

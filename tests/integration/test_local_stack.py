@@ -25,7 +25,7 @@ from chalicelib.local.seed import (
     seed,
 )
 from chalicelib.local.server import MotoServer, SerialisedApp, is_emulator
-from tests.conftest import Api
+from tests.support.http import Api
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from pynamodb.exceptions import (
     VerboseClientError,
 )
 
-from tests.integration.test_bookings_support import make_world
+from tests.support.bookings import make_world
 
 
 def _cause(code: str, reasons: list[str] | None = None) -> Any:
@@ -35,7 +35,7 @@ def conflict_next(monkeypatch):
 
     def arm(kind: str) -> None:
         original = getattr(Connection, kind)
-        fired = []
+        fired: list[str] = []
 
         def losing(self, *args, **kwargs):
             if fired:

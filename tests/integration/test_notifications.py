@@ -1,4 +1,4 @@
-"""Issue 5, point 3: stream -> notifications queue -> SES v2, exactly once per notification."""
+"""Stream -> notifications queue -> SES v2, exactly once per notification."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.conftest import add_user
-from tests.eventkit import (
+from tests.support.accounts import new_user
+from tests.support.bookings import make_world
+from tests.support.eventkit import (
     QueueTap,
     StreamTap,
     failures,
@@ -18,7 +19,6 @@ from tests.eventkit import (
     sqs_record,
     stream_event,
 )
-from tests.integration.test_bookings_support import make_world
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def test_a_user_created_by_an_admin_gets_one_welcome_email(api, client, aws, tap
     dispatch(client, stream)  # the sign-up: the first admin is not welcomed by anyone
     assert queue.records() == []
 
-    add_user(api, acme.token, "new@example.com", "instructor", name="Nina New")
+    new_user(acme, "new@example.com", "instructor", name="Nina New")
     dispatch(client, stream)
     messages = queue.records()
     assert len(messages) == 1
@@ -61,7 +61,7 @@ def test_a_user_created_by_an_admin_gets_one_welcome_email(api, client, aws, tap
 
 def test_duplicate_delivery_sends_one_email(api, client, aws, taps, acme):
     stream, queue = taps
-    add_user(api, acme.token, "dup@example.com", "student")
+    new_user(acme, "dup@example.com", "student")
     records = dispatch(client, stream)
     [message] = queue.records()
     # SQS delivers the message again (new receipt), and the stream record is replayed too.
@@ -77,7 +77,7 @@ def test_duplicate_delivery_sends_one_email(api, client, aws, taps, acme):
 def test_a_poison_message_fails_alone_in_a_batch_of_ten(api, client, aws, taps, acme):
     stream, queue = taps
     for n in range(9):
-        add_user(api, acme.token, f"p{n}@example.com", "student")
+        new_user(acme, f"p{n}@example.com", "student")
     dispatch(client, stream)
     good = queue.records()
     assert len(good) == 9
@@ -103,7 +103,7 @@ def test_a_message_that_keeps_failing_ends_in_the_dlq(api, client, aws, taps, ac
     stream, queue = taps
     sqs = boto3.client("sqs", region_name="us-east-1")
     sqs.send_message(QueueUrl=aws["NOTIFICATIONS_QUEUE_URL"], MessageBody="not json at all")
-    add_user(api, acme.token, "ok@example.com", "student")
+    new_user(acme, "ok@example.com", "student")
 
     EventPump(app, retry_visibility=0).drain()
 
@@ -170,8 +170,8 @@ def test_cancel_and_reject_email_the_student_and_the_assigned_instructor(api, cl
 def test_failed_queueing_is_reported_from_the_failed_record_on(api, client, aws, taps, acme):
     stream, queue = taps
     stream.skip()
-    add_user(api, acme.token, "a@example.com", "student")
-    add_user(api, acme.token, "b@example.com", "student")
+    new_user(acme, "a@example.com", "student")
+    new_user(acme, "b@example.com", "student")
     records = stream.records()
     users = [r for r in records if r["dynamodb"]["NewImage"]["type"]["S"] == "user"]
     broken = json.loads(json.dumps(users[0]))

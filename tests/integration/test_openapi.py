@@ -6,9 +6,11 @@ from openapi_spec_validator import validate
 
 
 def _chalice_routes(app):
+    """Every operation the app serves (the CORS preflight OPTIONS of each path is not one)."""
     for path, methods in app.routes.items():
         for method in methods:
-            yield path, method.lower()
+            if method != "OPTIONS":
+                yield path, method.lower()
 
 
 def test_every_route_is_documented_with_schemas_and_errors(api, chalice_app):
@@ -31,8 +33,12 @@ def test_every_route_is_documented_with_schemas_and_errors(api, chalice_app):
             if method in ("post", "patch"):
                 assert "422" in op["responses"] and "413" in op["responses"], (method, path)
             for status, resp in op["responses"].items():
+                if (path, status) == ("/health", "503"):
+                    continue  # a degraded service answers with the health document
                 if status.startswith(("4", "5")):
-                    ref = resp["content"]["application/json"]["schema"]["$ref"]
+                    name = resp["$ref"].rsplit("/", 1)[1]
+                    error = doc["components"]["responses"][name]
+                    ref = error["content"]["application/json"]["schema"]["$ref"]
                     assert ref.endswith("/ErrorEnvelope")
 
 
@@ -47,7 +53,7 @@ def test_request_and_response_models_are_in_the_document(api):
     created = signup["responses"]["201"]["content"]["application/json"]["schema"]["$ref"]
     assert created.endswith("/SignUpOut")
     listing = doc["paths"]["/users"]["get"]
-    params = {p["name"] for p in listing["parameters"]}
+    params = {p["name"] for p in listing["parameters"] if "name" in p}
     assert {"limit", "cursor", "role"} <= params
     assert "password_hash" not in str(schemas)
     assert doc["paths"]["/health"]["get"]["security"] == []

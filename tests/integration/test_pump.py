@@ -428,6 +428,7 @@ def test_a_reader_behind_a_trimmed_stream_resumes_at_its_oldest_record(
     shard = (
         dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables[aws["MAIN_TABLE"]].stream_shard
     )
+    assert shard is not None
     # Another reader finished b and c; this pump only a: the stream keeps d alone.
     trim_stream(shard, acknowledged=int(shard.starting_sequence_number) + 2, keep=0)
 

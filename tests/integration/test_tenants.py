@@ -1,8 +1,8 @@
-"""Organisation sign-up and settings over HTTP (API.md "Tenants and auth")."""
+"""Organisation sign-up and settings over HTTP."""
 
 from __future__ import annotations
 
-from tests.conftest import PASSWORD, add_user, login, sign_up
+from tests.support.accounts import PASSWORD, new_tenant, new_user, sign_up, token_for
 
 
 def _signup_body(slug: str, **over):
@@ -71,9 +71,8 @@ def test_unknown_fields_are_rejected(api):
 
 
 def test_tenant_settings_admin_only_and_bounded(api):
-    t = sign_up(api, "acme")
-    student = add_user(api, t.token, "stu@acme.test", "student")
-    stu_token = login(api, "acme", student["email"])["access_token"]
+    t = new_tenant("acme")
+    stu_token = token_for(new_user(t, "stu@acme.test", "student"))
     assert api.get("/tenants/me", token=stu_token).json["id"] == t.tenant["id"]
     r = api.patch("/tenants/me", {"name": "Hacked"}, token=stu_token)
     assert r.status == 403 and r.error_code == "forbidden"

@@ -1,13 +1,13 @@
-"""User management and role rules (API.md "Users")."""
+"""User management and role rules."""
 
 from __future__ import annotations
 
-from tests.conftest import PASSWORD, add_user, login, sign_up
+from tests.support.accounts import PASSWORD, add_user, login, new_tenant, new_user, token_for
 
 
 def test_admin_creates_users_and_email_is_unique_per_tenant(api):
-    acme = sign_up(api, "acme")
-    globex = sign_up(api, "globex")
+    acme = new_tenant("acme")
+    globex = new_tenant("globex")
     user = add_user(api, acme.token, "Kim@Example.com", "instructor", name="Kim")
     assert user["email"] == "kim@example.com" and user["role"] == "instructor"
     assert set(user) == {"id", "tenant_id", "email", "name", "role", "active", "created_at"}
@@ -24,9 +24,8 @@ def test_admin_creates_users_and_email_is_unique_per_tenant(api):
 
 
 def test_only_admins_create_users(api):
-    acme = sign_up(api, "acme")
-    add_user(api, acme.token, "teach@acme.test", "instructor")
-    teacher = login(api, "acme", "teach@acme.test")["access_token"]
+    acme = new_tenant("acme")
+    teacher = token_for(new_user(acme, "teach@acme.test", "instructor"))
     r = api.post(
         "/users",
         {"email": "x@acme.test", "name": "X", "role": "admin", "password": PASSWORD},
@@ -36,7 +35,7 @@ def test_only_admins_create_users(api):
 
 
 def test_create_user_validation(api):
-    acme = sign_up(api, "acme")
+    acme = new_tenant("acme")
     cases = [
         {"email": "not-an-email", "name": "X", "role": "student", "password": PASSWORD},
         {"email": "a#b@x.test", "name": "X", "role": "student", "password": PASSWORD},
@@ -56,15 +55,15 @@ def test_create_user_validation(api):
 
 
 def test_listing_rules_and_role_filter(api):
-    acme = sign_up(api, "acme")
+    acme = new_tenant("acme")
     for i in range(3):
-        add_user(api, acme.token, f"inst{i}@acme.test", "instructor")
-    add_user(api, acme.token, "stu@acme.test", "student")
+        new_user(acme, f"inst{i}@acme.test", "instructor")
+    stu_user = new_user(acme, "stu@acme.test", "student")
     everyone = api.get("/users?limit=100", token=acme.token).json
     assert len(everyone["items"]) == 5 and everyone["next_cursor"] is None
     instructors = api.get("/users?role=instructor", token=acme.token).json["items"]
     assert sorted(u["email"] for u in instructors) == [f"inst{i}@acme.test" for i in range(3)]
-    stu = login(api, "acme", "stu@acme.test")["access_token"]
+    stu = token_for(stu_user)
     assert len(api.get("/users?role=instructor", token=stu).json["items"]) == 3
     assert api.get("/users", token=stu).status == 403
     assert api.get("/users?role=student", token=stu).status == 403
@@ -72,9 +71,10 @@ def test_listing_rules_and_role_filter(api):
 
 
 def test_pagination_walks_every_user_once(api, aws_requests):
-    acme = sign_up(api, "acme")
+    acme = new_tenant("acme")
     for i in range(6):
-        add_user(api, acme.token, f"s{i}@acme.test", "student")
+        new_user(acme, f"s{i}@acme.test", "student")
+    api.get("/users/me", token=acme.token)  # the caller's access is read, then kept a while
     seen, cursor, pages = [], None, 0
     while True:
         path = "/users?limit=3" + (f"&cursor={cursor}" if cursor else "")
@@ -91,11 +91,11 @@ def test_pagination_walks_every_user_once(api, aws_requests):
 
 
 def test_limits_and_cursors_are_checked(api):
-    acme = sign_up(api, "acme")
-    globex = sign_up(api, "globex")
+    acme = new_tenant("acme")
+    globex = new_tenant("globex")
     for i in range(3):
-        add_user(api, acme.token, f"s{i}@acme.test", "student")
-        add_user(api, globex.token, f"s{i}@globex.test", "student")
+        new_user(acme, f"s{i}@acme.test", "student")
+        new_user(globex, f"s{i}@globex.test", "student")
     for bad in ["0", "101", "ten"]:
         r = api.get(f"/users?limit={bad}", token=acme.token)
         assert r.status == 422 and r.json["error"]["details"][0]["field"] == "limit"
@@ -111,10 +111,10 @@ def test_limits_and_cursors_are_checked(api):
 
 
 def test_get_user_visibility(api):
-    acme = sign_up(api, "acme")
-    a = add_user(api, acme.token, "a@acme.test", "student")
-    b = add_user(api, acme.token, "b@acme.test", "student")
-    a_token = login(api, "acme", "a@acme.test")["access_token"]
+    acme = new_tenant("acme")
+    a = new_user(acme, "a@acme.test", "student")
+    b = new_user(acme, "b@acme.test", "student")
+    a_token = token_for(a)
     assert api.get(f"/users/{a['id']}", token=a_token).json["email"] == "a@acme.test"
     r = api.get(f"/users/{b['id']}", token=a_token)
     assert r.status == 404 and r.error_code == "not_found"
@@ -123,10 +123,10 @@ def test_get_user_visibility(api):
 
 
 def test_patch_rules(api):
-    acme = sign_up(api, "acme")
-    a = add_user(api, acme.token, "a@acme.test", "student")
-    b = add_user(api, acme.token, "b@acme.test", "student")
-    a_token = login(api, "acme", "a@acme.test")["access_token"]
+    acme = new_tenant("acme")
+    a = new_user(acme, "a@acme.test", "student")
+    b = new_user(acme, "b@acme.test", "student")
+    a_token = token_for(a)
     r = api.patch(f"/users/{a['id']}", {"name": "Alice"}, token=a_token)
     assert r.status == 200 and r.json["name"] == "Alice"
     assert api.patch(f"/users/{a['id']}", {"role": "admin"}, token=a_token).status == 403
@@ -137,8 +137,8 @@ def test_patch_rules(api):
     assert r.status == 200 and r.json["role"] == "instructor" and r.json["name"] == "Al"
     instructors = api.get("/users?role=instructor", token=acme.token).json["items"]
     assert [u["id"] for u in instructors] == [a["id"]]
-    # An admin cannot lock themselves (and so maybe the whole tenant) out.
+    # Nobody changes their own role or active flag (an admin cannot lock the tenant out).
     admin_id = acme.admin["id"]
-    assert api.patch(f"/users/{admin_id}", {"active": False}, token=acme.token).status == 409
-    assert api.patch(f"/users/{admin_id}", {"role": "student"}, token=acme.token).status == 409
+    assert api.patch(f"/users/{admin_id}", {"active": False}, token=acme.token).status == 403
+    assert api.patch(f"/users/{admin_id}", {"role": "student"}, token=acme.token).status == 403
     assert api.get("/users/me", token=acme.token).json["role"] == "admin"

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from chalicelib.context import Caller
 from chalicelib.db.changes import parse_record
-from chalicelib.services.audit import AuditRecorder, Outcome, audit_entry
+from chalicelib.errors import Forbidden
+from chalicelib.models.audit import AuditQuery, EntityType
+from chalicelib.models.users import Role
+from chalicelib.services.audit import AuditRecorder, AuditService, Outcome, audit_entry
+from tests.unit.fakes import FakeAuditLog
 
 
 def record(name: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any]:
@@ -77,21 +84,24 @@ def test_unaudited_types_keys_only_images_and_noops_are_skipped():
     assert audit_entry(parse_record(record("MODIFY", USER, USER))) is None
 
 
-class Log:
-    def __init__(self) -> None:
-        self.keys: set[str] = set()
-
-    def append(self, entry, sequence):
-        key = f"{entry.id}:{sequence}"
-        if key in self.keys:
-            return False
-        self.keys.add(key)
-        return True
-
-
 def test_the_recorder_reports_written_duplicate_and_skipped():
-    recorder = AuditRecorder(Log())
+    log = FakeAuditLog()
+    recorder = AuditRecorder(log)
     change = parse_record(record("INSERT", None, USER))
     assert recorder.record(change) is Outcome.written
     assert recorder.record(change) is Outcome.duplicate
     assert recorder.record(parse_record(record("MODIFY", USER, USER))) is Outcome.skipped
+    assert len(log.entries) == 1
+
+
+def test_only_an_admin_reads_the_trail_and_only_their_own_tenants():
+    log = FakeAuditLog()
+    AuditRecorder(log).record(parse_record(record("INSERT", None, USER)))
+    admin = Caller(user_id="a1", tenant_id="t1", role=Role.admin)
+    trail = AuditService(admin, log.reader("t1")).list(AuditQuery(entity_type=EntityType.user))
+    assert [(e.entity_type, e.entity_id) for e in trail.items] == [(EntityType.user, "u1")]
+    assert AuditService(admin, log.reader("t1")).list(AuditQuery(entity_id="zz")).items == []
+    other = AuditService(admin, log.reader("t2")).list(AuditQuery())
+    assert other.items == []
+    with pytest.raises(Forbidden):
+        AuditService(Caller(user_id="i1", tenant_id="t1", role=Role.instructor), log.reader("t1"))

@@ -1,4 +1,4 @@
-"""The fractional ranks behind ``position`` (point 3), and the ETag comparison (point 4)."""
+"""The fractional ranks behind ``position``, and the ETag comparison."""
 
 from __future__ import annotations
 
@@ -9,13 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.models.catalog import CourseRecord
-from chalicelib.services.catalog import (
-    etag_matches,
-    etag_of,
-    ordered,
-    rank_between,
-    rank_for_index,
-)
+from chalicelib.services.catalog_views import etag_matches, etag_of
+from chalicelib.services.ranking import ordered, rank_between, rank_for_index
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from chalicelib.services.notifications import (
     UnknownRecipient,
     notifications_for,
 )
+from tests.unit.fakes import FakeDirectory, FakeMailer
 
 BOOKING = {
     "id": "b1",
@@ -81,35 +82,19 @@ def test_notification_ids_are_stable_per_stream_record_and_kind():
     assert notifications_for(other)[0].id != a[0].id
 
 
-class FakeDirectory:
-    def __init__(self, people: dict[str, Recipient], title: str | None = "Algebra <1>") -> None:
-        self.people = people
-        self.title = title
-
-    def lookup(self, tenant_id, user_ids, course_id):
-        return {u: self.people[u] for u in user_ids if u in self.people}, self.title
-
-    def active_admins(self, tenant_id):
-        return [p for p in self.people.values() if p.user_id.startswith("admin")]
-
-
-class FakeMailer:
-    def __init__(self) -> None:
-        self.sent: dict[str, OutgoingEmail] = {}
-
-    def send_once(self, email: OutgoingEmail) -> bool:
-        if email.key in self.sent:
-            return False
-        self.sent[email.key] = email
-        return True
-
-
 PEOPLE = {
     "s1": Recipient(user_id="s1", name="Sam <Student>", email="sam@example.com"),
     "i1": Recipient(user_id="i1", name="Ivy Instructor", email="ivy@example.com"),
     "admin1": Recipient(user_id="admin1", name="Ada", email="ada@example.com"),
     "admin2": Recipient(user_id="admin2", name="Abe", email="abe@example.com"),
 }
+ADMINS = [PEOPLE["admin1"], PEOPLE["admin2"]]
+
+
+def directory(
+    people: dict[str, Recipient] = PEOPLE, title: str | None = "Algebra <1>"
+) -> FakeDirectory:
+    return FakeDirectory(people, admins=ADMINS, title=title)
 
 
 def message(kind: NotificationKind, entity: dict[str, Any], previous=None) -> NotificationMessage:
@@ -150,17 +135,17 @@ def message(kind: NotificationKind, entity: dict[str, Any], previous=None) -> No
 )
 def test_recipients_follow_the_api_table(kind, entity, expected):
     mailer = FakeMailer()
-    delivery = NotificationService(FakeDirectory(PEOPLE), mailer).deliver(message(kind, entity))
+    delivery = NotificationService(directory(), mailer).deliver(message(kind, entity))
     assert [e.to for e in mailer.sent.values()] == expected
     assert delivery.sent == len(expected) and delivery.repeated == 0
-    again = NotificationService(FakeDirectory(PEOPLE), mailer).deliver(message(kind, entity))
+    again = NotificationService(directory(), mailer).deliver(message(kind, entity))
     assert again.sent == 0 and again.repeated == len(expected)  # exactly once per recipient
 
 
 def test_emails_have_text_and_escaped_html_naming_course_time_and_people():
     mailer = FakeMailer()
     entity = dict(BOOKING, instructor_id="i1", status="assigned")
-    NotificationService(FakeDirectory(PEOPLE), mailer).deliver(
+    NotificationService(directory(), mailer).deliver(
         message(NotificationKind.booking_assigned, entity)
     )
     email = mailer.sent["n1:s1"]
@@ -173,18 +158,18 @@ def test_emails_have_text_and_escaped_html_naming_course_time_and_people():
 
 def test_a_booking_whose_student_is_unknown_is_a_poison_message():
     with pytest.raises(UnknownRecipient):
-        NotificationService(FakeDirectory({}), FakeMailer()).deliver(
+        NotificationService(directory({}), FakeMailer()).deliver(
             message(NotificationKind.booking_approved, BOOKING)
         )
     with pytest.raises(UnknownRecipient):
-        NotificationService(FakeDirectory(PEOPLE), FakeMailer()).deliver(
+        NotificationService(directory(), FakeMailer()).deliver(
             message(NotificationKind.booking_approved, {"id": "b2"})
         )
 
 
 def test_a_missing_course_falls_back_to_its_id():
     mailer = FakeMailer()
-    NotificationService(FakeDirectory(PEOPLE, title=None), mailer).deliver(
+    NotificationService(directory(title=None), mailer).deliver(
         message(NotificationKind.booking_requested, BOOKING)
     )
     assert "c1" in mailer.sent["n1:s1"].subject

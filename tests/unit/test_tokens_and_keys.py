@@ -10,11 +10,12 @@ from chalicelib.auth import tokens
 from chalicelib.clock import utcnow
 from chalicelib.db import keys
 from chalicelib.errors import Unauthorized
+from chalicelib.models.users import Role
 
 
 def test_access_and_refresh_tokens_never_cross():
     now = utcnow()
-    access = tokens.issue_access("u1", "t1", "student", now)
+    access = tokens.issue_access("u1", "t1", Role.student, now)
     refresh = tokens.issue_refresh("u1", "t1", "f1", now)
     assert tokens.verify_access(access).role == "student"
     assert tokens.verify_refresh(refresh).family_id == "f1"
@@ -27,7 +28,7 @@ def test_access_and_refresh_tokens_never_cross():
 def test_expired_tokens_are_rejected():
     old = utcnow() - timedelta(days=1)
     with pytest.raises(Unauthorized):
-        tokens.verify_access(tokens.issue_access("u1", "t1", "admin", old))
+        tokens.verify_access(tokens.issue_access("u1", "t1", Role.admin, old))
 
 
 def test_keys_refuse_separators():

@@ -1,0 +1,187 @@
+"""The booking's items on the main table: the booking, its list indexes and instructor-time locks.
+
+Key design (formats in ``db/keys.py``, "bookings" section):
+
+* the booking: pk ``T#<tid>#BOOKING#<bid>`` / sk ``BOOKING`` (one GetItem per booking);
+* six list views, each one Query per page, newest first (sort key = the ULID id, read descending):
+  gsi1 admin-all, gsi4 admin-by-status, gsi2 student-all, gsi5 student-by-status,
+  gsi3 instructor-all, gsi6 instructor-by-status (the instructor ones only once assigned);
+  the status filter is part of the partition key, so it reads nothing else;
+* the waiting-bookings queue: the sparse ``due`` GSI (see ``db/escalation_queue.py``);
+* instructor time: one ``instructor_slot`` lock item per 15-minute block an assigned booking
+  covers (``models.bookings.slots_covering``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, VersionAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+
+from chalicelib.clock import iso
+from chalicelib.context import Actor
+from chalicelib.db import keys
+from chalicelib.db.base import MainItem
+from chalicelib.models.bookings import Booking, BookingStatus, slots_covering
+
+#: Lock items outlive the session they guard by this much, then TTL removes them.
+SLOT_RETENTION = timedelta(days=7)
+
+
+# --- indexes only bookings use (declared in infra/resources.json) -------------------------------
+class _Gsi4(GlobalSecondaryIndex["BookingItem"]):
+    class Meta:
+        index_name = "gsi4"
+        projection = AllProjection()
+
+    gsi4pk = UnicodeAttribute(hash_key=True)
+    gsi4sk = UnicodeAttribute(range_key=True)
+
+
+class _Gsi5(GlobalSecondaryIndex["BookingItem"]):
+    class Meta:
+        index_name = "gsi5"
+        projection = AllProjection()
+
+    gsi5pk = UnicodeAttribute(hash_key=True)
+    gsi5sk = UnicodeAttribute(range_key=True)
+
+
+class _Gsi6(GlobalSecondaryIndex["BookingItem"]):
+    class Meta:
+        index_name = "gsi6"
+        projection = AllProjection()
+
+    gsi6pk = UnicodeAttribute(hash_key=True)
+    gsi6sk = UnicodeAttribute(range_key=True)
+
+
+class BookingItem(MainItem, discriminator="booking"):
+    booking_id = UnicodeAttribute(attr_name="id")
+    student_id = UnicodeAttribute()
+    course_id = UnicodeAttribute()
+    instructor_id = UnicodeAttribute(null=True)
+    requested_instructor_id = UnicodeAttribute(null=True)
+    starts_at = UnicodeAttribute()
+    duration_minutes = NumberAttribute()
+    status = UnicodeAttribute()
+    note = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    escalated_at = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+    gsi4pk = UnicodeAttribute(null=True)
+    gsi4sk = UnicodeAttribute(null=True)
+    gsi5pk = UnicodeAttribute(null=True)
+    gsi5sk = UnicodeAttribute(null=True)
+    gsi6pk = UnicodeAttribute(null=True)
+    gsi6sk = UnicodeAttribute(null=True)
+
+    gsi4 = _Gsi4()
+    gsi5 = _Gsi5()
+    gsi6 = _Gsi6()
+
+    @classmethod
+    def new(cls, booking: Booking, actor: Actor, *, escalate_at: datetime | None) -> BookingItem:
+        """The item for a new booking (also used by tests that bulk-load bookings)."""
+        tid, bid = booking.tenant_id, booking.id
+        pk, sk = keys.booking_key(tid, bid)
+        index_sk = keys.bookings_index_sk(bid)
+        item = cls(
+            pk,
+            sk,
+            tenant_id=tid,
+            booking_id=bid,
+            student_id=booking.student_id,
+            course_id=booking.course_id,
+            instructor_id=booking.instructor_id,
+            requested_instructor_id=booking.requested_instructor_id,
+            starts_at=iso(booking.starts_at),
+            duration_minutes=booking.duration_minutes,
+            status=booking.status.value,
+            note=booking.note,
+            reason=booking.reason,
+            escalated_at=iso(booking.escalated_at) if booking.escalated_at else None,
+            gsi1pk=keys.bookings_index_pk(tid),
+            gsi1sk=index_sk,
+            gsi4pk=keys.bookings_index_pk(tid, booking.status.value),
+            gsi4sk=index_sk,
+            gsi2pk=keys.student_bookings_pk(tid, booking.student_id),
+            gsi2sk=index_sk,
+            gsi5pk=keys.student_bookings_pk(tid, booking.student_id, booking.status.value),
+            gsi5sk=index_sk,
+        )
+        if booking.instructor_id:
+            item.gsi3pk = keys.instructor_bookings_pk(tid, booking.instructor_id)
+            item.gsi3sk = index_sk
+            item.gsi6pk = keys.instructor_bookings_pk(
+                tid, booking.instructor_id, booking.status.value
+            )
+            item.gsi6sk = index_sk
+        if escalate_at is not None:
+            item.due_pk, item.due_sk = due_key(tid, bid, escalate_at)
+        item.stamp(actor, created=True)
+        item.created_at = iso(booking.created_at)
+        item.updated_at = iso(booking.updated_at)
+        return item
+
+
+class InstructorSlotItem(MainItem, discriminator="instructor_slot"):
+    """Lock: this instructor's 15-minute block is taken by ``booking_id`` (not audited)."""
+
+    booking_id = UnicodeAttribute()
+    instructor_id = UnicodeAttribute()
+    slot = UnicodeAttribute()
+
+
+def booking_from_item(item: BookingItem) -> Booking:
+    return Booking(
+        id=item.booking_id,
+        tenant_id=item.tenant_id or "",
+        student_id=item.student_id,
+        course_id=item.course_id,
+        instructor_id=item.instructor_id,
+        requested_instructor_id=item.requested_instructor_id,
+        starts_at=item.starts_at,  # ISO strings; pydantic parses
+        duration_minutes=int(item.duration_minutes),
+        status=BookingStatus(item.status),
+        note=item.note or "",
+        reason=item.reason,
+        escalated_at=item.escalated_at,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+        version=int(item.version or 0),
+    )
+
+
+def due_key(tenant_id: str, booking_id: str, escalate_at: datetime) -> tuple[str, str]:
+    """The booking's place on the waiting queue (``due_pk`` / ``due_sk``)."""
+    shard = keys.booking_due_shard(booking_id)
+    return keys.booking_due_pk(shard), keys.booking_due_sk(iso(escalate_at), tenant_id, booking_id)
+
+
+def parse_time(value: str) -> datetime:
+    """A stored ISO 8601 time (``Z`` suffix) as an aware UTC datetime."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def slot_locks(
+    tenant_id: str, booking: Booking, instructor_id: str, actor: Actor
+) -> Iterator[InstructorSlotItem]:
+    """One lock item per block the booking covers, expiring a while after the session."""
+    expires = booking.starts_at + timedelta(minutes=booking.duration_minutes) + SLOT_RETENTION
+    for slot in slots_covering(booking.starts_at, booking.duration_minutes):
+        pk, sk = keys.instructor_slot_key(tenant_id, instructor_id, slot)
+        lock = InstructorSlotItem(
+            pk,
+            sk,
+            tenant_id=tenant_id,
+            booking_id=booking.id,
+            instructor_id=instructor_id,
+            slot=slot,
+            expires_at=expires,
+        )
+        lock.stamp(actor, created=True)
+        yield lock

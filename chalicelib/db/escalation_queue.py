@@ -1,0 +1,89 @@
+"""The waiting-bookings queue across all tenants: the sparse ``due`` index of booking items.
+
+A booking in ``requested`` / ``approved`` that has not been escalated in that state carries
+``due_pk`` = ``DUE#BOOKING#<shard 0..7>`` and ``due_sk`` = ``<escalate-at>#<tid>#<bid>``; leaving
+the state or being escalated removes both. The finder reads only what is due (one Query per
+shard, no Scan); the consumer escalates with one conditional write.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pynamodb.exceptions import UpdateError
+
+from chalicelib.clock import iso
+from chalicelib.context import Actor
+from chalicelib.db import keys
+from chalicelib.db.base import MainItem, is_condition_failure, stamp_actions
+from chalicelib.db.booking_items import BookingItem, parse_time
+from chalicelib.models.bookings import DueBooking
+
+#: Any stored version: escalation is conditional on status and queue membership, not on the
+#: version, but PynamoDB bumps a VersionAttribute only when the item knows it has one.
+_UNREAD_VERSION = 0
+
+
+class EscalationQueue:
+    """``services.escalation.Escalations`` on the main table."""
+
+    def due(self, now: datetime, limit: int) -> list[DueBooking]:
+        """Bookings waiting past their escalate-at, oldest first, at most ``limit``.
+
+        One Query per shard of the sparse ``due`` index with ``due_sk < <now>$`` (no Scan): it only
+        ever reads waiting bookings that are already due.
+        """
+        upper = keys.booking_due_sk_upto(iso(now))
+        found: list[DueBooking] = []
+        for shard in range(keys.BOOKING_DUE_SHARDS):
+            remaining = limit - len(found)
+            if remaining <= 0:
+                break
+            results = MainItem.due.query(
+                keys.booking_due_pk(shard),
+                range_key_condition=MainItem.due_sk < upper,
+                limit=remaining,
+                page_size=remaining,
+            )
+            for item in results:
+                if not isinstance(item, BookingItem) or not item.due_sk:
+                    continue  # pragma: no cover - only bookings are written under DUE#BOOKING#
+                due_at, tenant_id, booking_id = keys.parse_booking_due_sk(item.due_sk)
+                found.append(
+                    DueBooking(
+                        tenant_id=tenant_id,
+                        booking_id=booking_id,
+                        status=item.status,
+                        due_at=parse_time(due_at),
+                    )
+                )
+        found.sort(key=lambda d: d.due_at)
+        return found[:limit]
+
+    def mark(
+        self, tenant_id: str, booking_id: str, status: str, now: datetime, actor: Actor
+    ) -> bool:
+        """ONE conditional UpdateItem: escalate if still in ``status`` and still on the queue.
+
+        Sets ``escalated_at``, leaves the queue and stamps the write; the VersionAttribute bumps
+        the version. False when it was already escalated in this state or has moved on.
+        """
+        try:
+            pk, sk = keys.booking_key(tenant_id, booking_id)
+        except ValueError:
+            return False
+        item = BookingItem(pk, sk, version=_UNREAD_VERSION)
+        actions = [
+            *stamp_actions(actor),
+            BookingItem.escalated_at.set(iso(now)),
+            BookingItem.due_pk.remove(),
+            BookingItem.due_sk.remove(),
+        ]
+        condition = (BookingItem.status == status) & BookingItem.due_pk.exists()
+        try:
+            item.update(actions=actions, condition=condition, add_version_condition=False)
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True

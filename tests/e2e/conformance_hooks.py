@@ -1,0 +1,101 @@
+"""Schemathesis hooks for the conformance run (``test_conformance.py``; loaded through
+``SCHEMATHESIS_HOOKS``).
+
+Made-up ids only ever reach 404, so in *positive* cases (data the document says is valid) some
+values are replaced by real ones from the run's own tenant (``CONFORMANCE_DATA``, JSON):
+
+* path ids: a consistent set (a course with its module and lesson, a booking, a user), most of
+  the time, so the operations reach their rules and their 200 answers;
+* body references: ``course_id`` / ``instructor_id`` name the published course and an active
+  instructor, and ``starts_at`` lies in the future (rules the schema cannot express);
+* ``X-Tenant-Id``, when sent, names the caller's tenant (a mismatch is a 403 checked elsewhere);
+* ``cursor`` is left out: cursors are opaque, signed by the server; a made-up one is a 400 by
+  contract;
+* ``Idempotency-Key`` is a new key: reusing one with another body is a 422 by contract (the
+  replay itself is covered by the bookings tests).
+
+Negative cases are left as generated (they must be rejected with a 4xx), except two kinds the
+contract answers on purpose, which are dropped:
+
+* unknown query parameters: list routes ignore them (frontends add cache busters);
+* methods a path does not have: the edge answers those (API Gateway, or the local stack's HTTP
+  server), not the app; the edge's own tests cover them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import schemathesis
+from schemathesis.core.parameters import ParameterLocation
+
+DATA: dict[str, Any] = json.loads(os.environ.get("CONFORMANCE_DATA", "{}"))
+_random = random.Random(int(os.environ.get("CONFORMANCE_SEED", "1")))
+
+
+def _positive(case: schemathesis.Case[Any], location: ParameterLocation) -> bool:
+    meta = case.meta
+    if meta is None:
+        return False
+    component = meta.components.get(location)
+    return component is not None and component.mode.is_positive
+
+
+def _future_start() -> str:
+    start = datetime.now(UTC) + timedelta(days=_random.randint(2, 60), hours=_random.randint(0, 23))
+    start = start.replace(minute=15 * _random.randint(0, 3), second=0, microsecond=0)
+    return start.isoformat().replace("+00:00", "Z")
+
+
+@schemathesis.hook
+def filter_case(context: schemathesis.HookContext, case: schemathesis.Case[Any]) -> bool:
+    if case.method.upper() != case.operation.method.upper():
+        return False
+    documented = {p.name for p in case.operation.query}
+    return not (case.query and set(case.query) - documented)
+
+
+@schemathesis.hook
+def map_case(
+    context: schemathesis.HookContext, case: schemathesis.Case[Any]
+) -> schemathesis.Case[Any]:
+    if not DATA:
+        return case
+    _real_references(case)
+    return case
+
+
+def _real_references(case: schemathesis.Case[Any]) -> None:
+    _headers(case)
+    if case.query and "cursor" in case.query and _positive(case, ParameterLocation.QUERY):
+        del case.query["cursor"]
+    if case.path_parameters and _positive(case, ParameterLocation.PATH) and _random.random() < 0.8:
+        ids: dict[str, str] = _random.choice(DATA["path_sets"])
+        for name in case.path_parameters:
+            if name in ids:
+                case.path_parameters[name] = ids[name]
+    _body(case)
+
+
+def _headers(case: schemathesis.Case[Any]) -> None:
+    if not case.headers:
+        return
+    if "X-Tenant-Id" in case.headers:
+        case.headers["X-Tenant-Id"] = DATA["tenant_id"]
+    if "Idempotency-Key" in case.headers and _positive(case, ParameterLocation.HEADER):
+        case.headers["Idempotency-Key"] = f"conformance-{_random.getrandbits(64):x}"
+
+
+def _body(case: schemathesis.Case[Any]) -> None:
+    body = case.body
+    if not isinstance(body, dict) or not _positive(case, ParameterLocation.BODY):
+        return
+    for name in ("course_id", "instructor_id"):
+        if name in body:
+            body[name] = DATA["body"][name]
+    if "starts_at" in body:
+        body["starts_at"] = _future_start()
