@@ -153,11 +153,6 @@ def test_every_console_line_is_one_json_log_record_without_metric_blobs_or_acces
     assert health and all(line["message"] == "request" for line in health)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the app's route pipeline keeps its log keys (correlation id, route, tenant, user) "
-    "process-wide and drops tenant and user before its request line; thread-scoped keys fix it",
-)
 def test_concurrent_requests_log_lines_carry_their_own_request_ids(
     local_stack: LocalStack,
 ) -> None:

@@ -16,12 +16,12 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from chalicelib.local import emulator
 from chalicelib.local.emulator import Housekeeper, Retention, WeakTracker, trim_stream
 from chalicelib.local.mail import kept_mail
 from chalicelib.local.resources import create_resources
+from tests.support.emulator import isolated_emulator
 
 REGION = "us-east-1"
 
@@ -158,11 +158,11 @@ def _workload(seed: int) -> list[Any]:
 
 
 def test_the_adapted_emulator_answers_every_read_write_and_transaction_as_moto_does() -> None:
-    with mock_aws():
+    with isolated_emulator():
         plain = _workload(seed=7)
     emulator.install()
     try:
-        with mock_aws():
+        with isolated_emulator():
             adapted_answers = _workload(seed=7)
     finally:
         emulator.uninstall()
@@ -176,7 +176,7 @@ def test_the_adapted_emulator_answers_every_read_write_and_transaction_as_moto_d
 def test_transactions_no_longer_leave_copies_of_the_table_alive(adapted: None) -> None:
     from moto.dynamodb.models.dynamo_type import Item
 
-    with mock_aws():
+    with isolated_emulator():
         ddb, env = _world()
         for n in range(50):
             ddb.put_item(TableName=env["MAIN_TABLE"], Item=_item(n, "a"))
@@ -230,7 +230,7 @@ def test_the_housekeeper_trims_streams_mail_iterators_and_receipts_as_the_policy
     from moto.dynamodbstreams.models import dynamodbstreams_backends
     from moto.ses.models import ses_backends
 
-    with mock_aws():
+    with isolated_emulator():
         ddb, env = _world()
         table = env["MAIN_TABLE"]
         for n in range(30):
@@ -279,7 +279,7 @@ def test_the_housekeeper_trims_streams_mail_iterators_and_receipts_as_the_policy
 
 
 def test_queue_visibility_delay_and_redrive_behave_as_before(adapted: None) -> None:
-    with mock_aws():
+    with isolated_emulator():
         env = create_resources(stage="sqs")
         sqs = boto3.client("sqs", region_name=REGION)
         url = env["NOTIFICATIONS_QUEUE_URL"]

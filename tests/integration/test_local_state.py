@@ -12,11 +12,11 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from chalicelib.local import emulator, state
 from chalicelib.local.mail import describe, kept_mail, mail_page, render
 from chalicelib.local.resources import create_resources
+from tests.support.emulator import isolated_emulator
 
 REGION = "us-east-1"
 
@@ -42,7 +42,7 @@ def _item(n: int) -> dict[str, Any]:
 def test_a_snapshot_brings_back_items_pending_records_messages_and_mail_without_new_records(
     adapted: None,
 ) -> None:
-    with mock_aws():
+    with isolated_emulator():
         ddb, env = _world()
         table = env["MAIN_TABLE"]
         for n in range(6):
@@ -65,7 +65,7 @@ def test_a_snapshot_brings_back_items_pending_records_messages_and_mail_without_
         items_before = sorted(ddb.scan(TableName=table)["Items"], key=str)
         content = state.encode(state.capture({table: first + 3}, mail_dropped=2))
 
-    with mock_aws():
+    with isolated_emulator():
         ddb, env = _world()
         document = state.load_bytes(content)
         assert document is not None
@@ -146,7 +146,7 @@ def test_simple_and_raw_emails_read_as_text_with_their_recipients_and_attachment
 
 
 def test_the_mail_page_answers_newer_mail_as_json_or_text() -> None:
-    with mock_aws():
+    with isolated_emulator():
         create_resources(stage="mail")
         ses = boto3.client("sesv2", region_name=REGION)
         for n in range(3):

@@ -48,3 +48,19 @@ def fresh_world(mock: Any) -> dict[str, str]:
 
     mock.reset()
     return create_resources(stage=STAGE)
+
+
+@contextmanager
+def isolated_emulator() -> Iterator[Any]:
+    """moto for the block, empty at its start and wiped at its end, also when the session's
+    ``mock_aws`` is already running (a nested ``mock_aws()`` alone would share its data)."""
+    from moto import mock_aws
+
+    mock = mock_aws()
+    mock.start()
+    mock.reset()
+    try:
+        yield mock
+    finally:
+        mock.reset()
+        mock.stop()
