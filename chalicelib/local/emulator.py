@@ -173,7 +173,8 @@ def _dynamodb_replacements() -> list[Replacement]:
         finally:  # an update changes an item in place, maybe an index key of it
             table = self.tables.get(table_name)
             if table is not None:
-                _changed(table)
+                key = kwargs.get("key", args[0] if args else None)
+                _changed(table, _key_of(table, key))
 
     def table_query(self: Any, *args: Any, **kwargs: Any) -> Any:
         _context.query = (self, _candidates(self, signature.bind(self, *args, **kwargs).arguments))
@@ -183,12 +184,18 @@ def _dynamodb_replacements() -> list[Replacement]:
             _context.query = None
 
     def table_put_item(self: Any, *args: Any, **kwargs: Any) -> Any:
-        _changed(self)
-        return put_item(self, *args, **kwargs)
+        try:
+            return put_item(self, *args, **kwargs)
+        finally:
+            _changed(self, _key_of(self, kwargs.get("item_attrs", args[0] if args else None)))
 
     def table_delete_item(self: Any, *args: Any, **kwargs: Any) -> Any:
-        _changed(self)
-        return delete_item(self, *args, **kwargs)
+        try:
+            return delete_item(self, *args, **kwargs)
+        finally:
+            hash_key = kwargs.get("hash_key", args[0] if args else None)
+            range_key = kwargs.get("range_key", args[1] if len(args) > 1 else None)
+            _changed(self, (hash_key, range_key) if hash_key is not None else None)
 
     def table_all_items(self: Any) -> list[Any]:
         narrowed = getattr(_context, "query", None)
@@ -301,8 +308,98 @@ def uninstall() -> None:
     _originals.clear()
 
 
-def _changed(table: Any) -> None:
+def _changed(table: Any, key: tuple[Any, Any] | None = None) -> None:
+    """Note that an item of ``table`` changed: the one of ``key`` (hash, range), or any (None:
+    the indexes below are rebuilt on their next use)."""
     table._local_version = getattr(table, "_local_version", 0) + 1
+    indexes: dict[str, _IndexBuckets] | None = table.__dict__.get("_local_indexes")
+    if not indexes:
+        return
+    if key is None:
+        table.__dict__.pop("_local_indexes", None)
+        return
+    for buckets in indexes.values():
+        buckets.dirty.add(key)
+
+
+def changed(table: Any) -> None:
+    """Items of ``table`` were changed behind moto's back (e.g. a snapshot was loaded)."""
+    _changed(table)
+
+
+def _key_of(table: Any, attrs: Any) -> tuple[Any, Any] | None:
+    """The (hash, range) key, as moto stores it, of an item's attributes or a request's key."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    try:
+        hash_key = DynamoType(attrs[table.hash_key_attr])
+        range_key = DynamoType(attrs[table.range_key_attr]) if table.range_key_attr else None
+    except (KeyError, TypeError, IndexError):
+        return None
+    return hash_key, range_key
+
+
+class _IndexBuckets:
+    """The items of a table by the value of one index's partition key, kept up to date from the
+    keys that changed since the last query (moto itself looks at every item for every query)."""
+
+    def __init__(self, table: Any, attr: str) -> None:
+        self.attr = attr
+        self.buckets: dict[tuple[str, Any], dict[tuple[Any, Any], Any]] = defaultdict(dict)
+        self.where: dict[tuple[Any, Any], tuple[str, Any]] = {}
+        self.ordered: dict[tuple[str, Any], list[Any]] = {}
+        self.dirty: set[tuple[Any, Any]] = set()
+        for bucket in table.items.values():
+            for item in bucket.values() if table.range_key_attr else [bucket]:
+                self._add((item.hash_key, item.range_key), item)
+
+    def _add(self, key: tuple[Any, Any], item: Any) -> None:
+        found = item.attrs.get(self.attr)
+        if found is None or found.type not in ("S", "B"):
+            return
+        value = (found.type, found.value)
+        self.buckets[value][key] = item
+        self.where[key] = value
+        self.ordered.pop(value, None)
+
+    def refresh(self, table: Any) -> None:
+        for key in self.dirty:
+            old = self.where.pop(key, None)
+            if old is not None:
+                self.buckets[old].pop(key, None)
+                self.ordered.pop(old, None)
+            hash_key, range_key = key
+            bucket = table.items.get(hash_key)
+            if table.range_key_attr:
+                item = bucket.get(range_key) if bucket is not None else None
+            else:
+                item = bucket
+            if item is not None:
+                self._add(key, item)
+        self.dirty.clear()
+
+    def items(self, kind: str, raw: Any, range_key_attr: str | None) -> list[Any]:
+        """The items whose partition key is the value, in ``all_items`` (table key) order."""
+        value = (kind, raw)
+        ordered = self.ordered.get(value)
+        if ordered is None:
+            found = list(self.buckets.get(value, {}).values())
+            if range_key_attr:
+                found.sort(key=lambda i: (i.hash_key.cast_value, i.range_key.cast_value))
+            else:
+                found.sort(key=lambda i: i.hash_key.cast_value)
+            ordered = self.ordered[value] = found
+        return list(ordered)
+
+
+def _index_items(table: Any, attr: str, kind: str, raw: Any) -> list[Any]:
+    indexes: dict[str, _IndexBuckets] = table.__dict__.setdefault("_local_indexes", {})
+    buckets = indexes.get(attr)
+    if buckets is None:
+        buckets = indexes[attr] = _IndexBuckets(table, attr)
+    elif buckets.dirty:
+        buckets.refresh(table)
+    return buckets.items(kind, raw, table.range_key_attr)
 
 
 def _sorted_items(table: Any) -> list[Any]:
@@ -345,7 +442,7 @@ def _candidates(table: Any, arguments: dict[str, Any]) -> list[Any] | None:
             return []
         if not table.range_key_attr:
             return [bucket]
-        return sorted(bucket.values(), key=lambda item: item.range_key)
+        return sorted(bucket.values(), key=lambda item: item.range_key.cast_value)
     index = next((i for i in table.all_indexes() if i.name == index_name), None)
     if index is None:
         return None
@@ -356,12 +453,7 @@ def _candidates(table: Any, arguments: dict[str, Any]) -> list[Any] | None:
     value = conditions.get(hash_attrs[0], hash_key)
     if value is None or value.type not in ("S", "B"):
         return None
-    attr, kind, raw = hash_attrs[0], value.type, value.value
-    return [
-        item
-        for item in _sorted_items(table)
-        if (found := item.attrs.get(attr)) is not None and found.type == kind and found.value == raw
-    ]
+    return _index_items(table, hash_attrs[0], value.type, value.value)
 
 
 def _touched_keys(backend: Any, transact_items: list[dict[str, Any]]) -> dict[str, list[Any]]:
@@ -397,15 +489,18 @@ def _table_deepcopy(self: Any, memo: dict[int, Any]) -> Any:
     # Inside a transaction: the copy is kept only to roll back. Share what the transaction
     # cannot change (the other items; the stream records written so far), copy what it can.
     new.__dict__.update(state)
+    # The partitions are shared (one copy of the outer dict, in C); only the partitions the
+    # transaction names get a dict of their own, as it can put, replace or delete in them.
     items: defaultdict[Any, Any] = defaultdict(dict)
-    if self.range_key_attr:
-        for hash_key, bucket in self.items.items():
-            items[hash_key] = dict(bucket)
-    else:
-        items.update(self.items)
+    items.update(self.items)
     for hash_key, range_key in touched[self.name]:
         if self.range_key_attr:
-            item = items.get(hash_key, {}).get(range_key)
+            bucket = self.items.get(hash_key)
+            if bucket is None:
+                continue
+            if items[hash_key] is bucket:
+                items[hash_key] = dict(bucket)
+            item = bucket.get(range_key)
             if item is not None:
                 items[hash_key][range_key] = copy.deepcopy(item)
         elif hash_key in items:

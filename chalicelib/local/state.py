@@ -23,6 +23,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from chalicelib.local import emulator
+
 log = logging.getLogger("tutorbook.local.state")
 
 REGION = "us-east-1"
@@ -160,7 +162,7 @@ def restore(document: dict[str, Any]) -> dict[str, int]:
         for attrs in saved["items"]:
             _put(table, attrs)
             counts["items"] += 1
-        table._local_version = getattr(table, "_local_version", 0) + 1  # its items changed
+        emulator.changed(table)  # its items changed without moto's knowledge
         counts["stream_records"] += _restore_stream(table, saved)
     for name, messages in document.get("queues", {}).items():
         queue = sqs.queues.get(name)
