@@ -33,7 +33,56 @@ Source = SqsSource | StreamSource
 
 def _clients_config() -> Config:
     # botocore >= 1.44 sends streams calls to an account-specific host moto does not route.
-    return Config(account_id_endpoint_mode="disabled", retries={"max_attempts": 2})
+    # Short timeouts: when the emulator is gone, a poll fails in about a second, not a minute.
+    return Config(
+        account_id_endpoint_mode="disabled",
+        retries={"max_attempts": 2},
+        connect_timeout=1,
+        read_timeout=15,
+    )
+
+
+class Backoff:
+    """How long a source waits after failing polls: ``first`` seconds, doubling up to ``most``.
+
+    One failure streak logs one traceback (the first failure), then one line per retry, and one
+    line when polling works again.
+    """
+
+    def __init__(self, name: str, first: float = 0.2, most: float = 30.0) -> None:
+        self.name = name
+        self.first = first
+        self.most = most
+        self.failures = 0
+        self.delay = 0.0
+
+    def failed(self, error: BaseException) -> float:
+        """Note a failed poll; answers the seconds to wait before the next one."""
+        self.failures += 1
+        self.delay = self.first if self.failures == 1 else min(self.most, self.delay * 2)
+        if self.failures == 1:
+            log.error(
+                "polling %s failed; retrying in %.1fs, then less often while it fails",
+                self.name,
+                self.delay,
+                exc_info=error,
+            )
+        else:
+            log.warning(
+                "polling %s failed again (%d in a row: %s: %s); retrying in %.1fs",
+                self.name,
+                self.failures,
+                type(error).__name__,
+                str(error)[:200],
+                self.delay,
+            )
+        return self.delay
+
+    def succeeded(self) -> None:
+        if self.failures:
+            log.info("polling %s works again after %d failures", self.name, self.failures)
+        self.failures = 0
+        self.delay = 0.0
 
 
 class EventPump:
@@ -140,12 +189,14 @@ class EventPump:
         return self
 
     def _run(self, source: Source) -> None:
+        backoff = Backoff(source.name)
         while not self._stop.is_set():
             try:
                 delivered = source.poll()
-            except Exception:
-                log.exception("polling %s failed; retrying", source.name)
-                delivered = 0
+            except Exception as error:  # noqa: BLE001 - e.g. the emulator is gone: wait, retry
+                self._stop.wait(backoff.failed(error))
+                continue
+            backoff.succeeded()
             if not delivered:
                 self._stop.wait(self.idle_seconds)
 
