@@ -240,7 +240,10 @@ def main() -> int:  # noqa: C901 - the stack's start and stop, in order, in one 
     except OSError as exc:
         log.error("cannot serve the emulator on %s:%s (%s); set MOTO_PORT", HOST, moto_port, exc)
         return 1
-    if moto.app is not None:
+    # LOCAL_EMULATOR_PLAIN=1: moto as it comes (no adaptations, no housekeeping), to measure
+    # what they change (README, "Memory").
+    plain = os.environ.get("LOCAL_EMULATOR_PLAIN") == "1"
+    if moto.app is not None and not plain:
         install()  # the emulator's transactions and queries stay fast as its tables grow
         diagnostics.timings = moto.app.timings
     os.environ.update(
@@ -324,10 +327,11 @@ def main() -> int:  # noqa: C901 - the stack's start and stop, in order, in one 
         ", ".join(j.name for j in scheduler.jobs) or "nothing",
         scheduler.interval,
     )
-    if moto.app is not None:
+    if moto.app is not None and not plain:
         housekeeper = Housekeeper(moto.app.lock, pump.acknowledged)
         housekeeper.mail_dropped = restored_mail_dropped
         housekeeper.start(stop)
+    if moto.app is not None:
         keeper = state.Keeper(snapshot_path, moto.app.lock, pump.acknowledged, mail_dropped)
         keeper.loaded()
         keeper.start(stop)
