@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import socket
 import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 import requests
 
+from chalicelib.local.harness import StackError
+from chalicelib.local.harness import start_stack as start_process
 from tests.e2e.conftest import LocalStack, start_stack, stop_stack
 
 pytestmark = pytest.mark.e2e
@@ -240,3 +244,18 @@ def test_a_restart_keeps_the_data_and_the_mail_and_reseeds_nothing(
     assert [m["number"] for m in local_stack.mail()][: len(mail_before)] == [
         m["number"] for m in mail_before
     ]
+
+
+def test_a_taken_port_is_named_with_how_to_choose_another(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(StackError) as failed:
+            start_process(tmp_path, port=port, timeout=60)
+
+    message = str(failed.value)
+    assert "exited (1)" in message
+    assert f"port {port} is already in use" in message
+    assert f"PORT={port + 1} make dev" in message
+    assert not (tmp_path / "jwt-secret").exists()  # it said so before starting anything
