@@ -22,7 +22,7 @@ venv: $(STAMP)
 
 # pip prints each package as it goes: no silent minute on a first run.
 $(STAMP): requirements.txt requirements-dev.txt
-	@echo "==> Creating $(VENV) and installing the project's packages (about a minute the first time)"
+	@echo "==> Creating $(VENV) and installing the project's packages (a few minutes the first time)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "pip>=24,<26.3"  # chalice 1.34 requires pip<26.3
 	$(BIN)/python -m pip install -r requirements-dev.txt
