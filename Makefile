@@ -1,4 +1,5 @@
 # The two commands a developer needs: `make dev` and `make test`. Both build .venv first.
+# The local stack's others: `make load`, `make mail`, `make reset` (see the README).
 # Shipping (README, Deploying): `make package STAGE=<local|dev|staging|prod>`,
 # `make deploy STAGE=<stage> [DRY_RUN=1] [PARAMS="Key=Value ..."]`, `make rollback STAGE=<stage>`.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -9,24 +10,44 @@ STAGE ?= dev
 
 # Offline targets run with fake credentials and a fixed region: nothing they do can reach a
 # real AWS account. (`deploy` uses yours: none of these apply to it.)
-OFFLINE := dev test unit integration e2e package bench
+OFFLINE := dev test unit integration e2e package bench load mail
 $(OFFLINE): export AWS_DEFAULT_REGION ?= us-east-1
 $(OFFLINE): export AWS_ACCESS_KEY_ID ?= testing
 $(OFFLINE): export AWS_SECRET_ACCESS_KEY ?= testing
 $(OFFLINE): export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: lock bench dev test lint typecheck security fuzz browser fix hooks unit integration e2e clean venv package deploy rollback
+.PHONY: lock bench dev test lint typecheck security fuzz browser fix hooks unit integration e2e clean venv package deploy rollback load mail reset
 
 venv: $(STAMP)
 
+# pip prints each package as it goes: no silent minute on a first run.
 $(STAMP): requirements.txt requirements-dev.txt
+	@echo "==> Creating $(VENV) and installing the project's packages (a few minutes the first time)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "pip>=24,<26.3"  # chalice 1.34 requires pip<26.3
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install -r requirements-dev.txt
 	touch $(STAMP)
+	@echo "==> $(VENV) is ready"
 
+# `exec`: the stack replaces the recipe's shell, so a signal make passes on reaches it; and it
+# stops by itself within a second should make be killed outright (LOCAL_PARENT_PID).
 dev: $(STAMP)
-	$(BIN)/python -m chalicelib.local
+	@echo "==> Starting the local stack (Ctrl-C stops it; its data stays in $${LOCAL_STATE_DIR:-.local}/)"
+	@LOCAL_PARENT_PID=$$PPID exec $(BIN)/python -m chalicelib.local
+
+# A bounded load on a stack of its own (loopback only): LOAD_REQUESTS, LOAD_THREADS.
+LOAD_REQUESTS ?= 20000
+LOAD_THREADS ?= 8
+load: $(STAMP)
+	$(BIN)/python -m chalicelib.local.load --requests $(LOAD_REQUESTS) --threads $(LOAD_THREADS)
+
+# The emails the running stack's emulator keeps (on MOTO_PORT, default 5000).
+mail: $(STAMP)
+	@$(BIN)/python -m chalicelib.local.mail
+
+# Start afresh: forget the local stack's saved data and demo logins (keeps the signing secret).
+reset:
+	@$(PYTHON) -c 'import sys; sys.path.insert(0, "."); from chalicelib.local.reset import main; sys.exit(main())'
 
 # The requirements*.txt files are locks: every package pinned with its hashes, compiled from
 # the requirements*.in files a person edits (runtime first: the dev lock is constrained by it,
@@ -61,8 +82,10 @@ hooks: $(STAMP)
 # pyproject.toml, and BANDIT_LOCAL_SKIPS below), pip-audit on the pinned requirements.
 # The offline stack (chalicelib/local) talks only to loopback with fake credentials:
 # B105 ("testing" credentials for the emulator), B310 (urlopen of its own loopback URLs) and
-# B324 (md5 as SQS's body checksum, not for security) are accepted there.
-BANDIT_LOCAL_SKIPS := B101,B105,B310,B324
+# B324 (md5 as SQS's body checksum, not for security) are accepted there; so are B311 (`make
+# load` picks its workload with a seeded random, to repeat a run) and B404/B603 (the load's
+# harness starts this project's own stack as a child process, with fixed arguments).
+BANDIT_LOCAL_SKIPS := B101,B105,B310,B324,B311,B404,B603
 AUDIT_REQUIREMENTS ?= requirements.txt requirements-dev.txt
 security: $(STAMP)
 	$(BIN)/bandit -q -c pyproject.toml -r chalicelib

@@ -9,29 +9,14 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.clock import utcnow
-from chalicelib.local.pump import ACCOUNT_ID, invoke
+from chalicelib.local.lambda_events import scheduled_event
+from chalicelib.local.lambda_runtime import invoke
 
 log = logging.getLogger("tutorbook.local.scheduler")
-
-
-def scheduled_event(rule: str, region: str) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": ACCOUNT_ID,
-        "time": utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": region,
-        "resources": [f"arn:aws:events:{region}:{ACCOUNT_ID}:rule/{rule}"],
-        "detail": {},
-    }
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
@@ -18,6 +19,19 @@ from typing import Any
 log = logging.getLogger("tutorbook.local.moto")
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+#: A local-only page: (query string) -> (status, content type, body).
+LocalPage = Callable[[str], tuple[int, str, bytes]]
+LOCAL_PREFIX = "/_local/"
+
+
+def _operation(environ: dict[str, Any]) -> str:
+    """``DynamoDB_20120810.Query``, ``AmazonSQS.ReceiveMessage`` or ``POST /v2/email/...``."""
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return str(target)
+    path = str(environ.get("PATH_INFO", ""))
+    return f"{environ.get('REQUEST_METHOD', '')} {'/'.join(path.split('/')[:4])}"
+
 
 #: Answered without moto or its lock, so a busy or still-importing emulator is still recognised.
 PING_PATH = "/_local/ping"
@@ -28,18 +42,33 @@ class SerialisedApp:
     """A WSGI middleware that lets one request at a time into the wrapped app.
 
     The whole response body is produced under the lock, so a lazily generated body cannot
-    read the emulator's state while another request changes it.
+    read the emulator's state while another request changes it. Paths under ``/_local/`` are
+    the local stack's own pages (mail, memory statistics), answered under the same lock so they
+    see the emulator's state between requests; nothing else of the local stack ever ships.
     """
 
-    def __init__(self, app: WsgiApp) -> None:
+    def __init__(
+        self,
+        app: WsgiApp,
+        pages: dict[str, LocalPage] | None = None,
+        unlocked: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
+        self.pages = dict(pages or {})
+        self.unlocked = unlocked  # pages that must not hold up the emulator (profiling)
         self.lock = threading.Lock()
+        #: operation -> [requests, seconds inside the lock] (the statistics page shows them)
+        self.timings: dict[str, list[float]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         if environ.get("PATH_INFO") == PING_PATH:
             start_response("200 OK", [("Content-Type", "application/json")])
             return [PING_BODY]
+        path = str(environ.get("PATH_INFO", ""))
+        if path.startswith(LOCAL_PREFIX):
+            return self._page(path, str(environ.get("QUERY_STRING", "")), start_response)
         with self.lock:
+            started = time.perf_counter()
             result = self.app(environ, start_response)
             try:
                 return [b"".join(result)]
@@ -47,6 +76,25 @@ class SerialisedApp:
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
+                entry = self.timings.setdefault(_operation(environ), [0, 0.0])
+                entry[0] += 1
+                entry[1] += time.perf_counter() - started
+
+    def _page(self, path: str, query: str, start_response: Callable[..., Any]) -> list[bytes]:
+        name = path[len(LOCAL_PREFIX) :]
+        page = self.pages.get(name)
+        if page is None:
+            status, kind, body = 404, "text/plain", b"no such local page\n"
+        elif name in self.unlocked:
+            status, kind, body = page(query)
+        else:
+            with self.lock:
+                status, kind, body = page(query)
+        reason = {200: "OK", 404: "Not Found"}.get(status, "Error")
+        start_response(
+            f"{status} {reason}", [("Content-Type", kind), ("Content-Length", str(len(body)))]
+        )
+        return [body]
 
 
 def is_emulator(url: str, timeout: float = 2.0) -> bool:
@@ -66,9 +114,13 @@ def is_emulator(url: str, timeout: float = 2.0) -> bool:
 class MotoServer:
     """moto's WSGI app behind :class:`SerialisedApp`, served by werkzeug on a thread."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 5000) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 5000, pages: dict[str, LocalPage] | None = None
+    ) -> None:
         self.host = host
         self.port = port
+        self.pages = pages or {}
+        self.app: SerialisedApp | None = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.reused = False
@@ -90,9 +142,11 @@ class MotoServer:
         )
         from werkzeug.serving import make_server
 
-        app = SerialisedApp(DomainDispatcherApplication(create_backend_app))
+        self.app = SerialisedApp(
+            DomainDispatcherApplication(create_backend_app), self.pages, frozenset({"profile"})
+        )
         self._server = make_server(
-            self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler
+            self.host, self.port, self.app, threaded=True, request_handler=MotoRequestHandler
         )
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(

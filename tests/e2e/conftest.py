@@ -8,19 +8,18 @@ Use the session-scoped ``local_stack`` fixture and mark the test ``pytest.mark.e
         admin = local_stack.logins["admin"]   # .tenant, .email, .password
         local_stack.login("student")          # -> Tokens JSON of the seeded student
         local_stack.emails()                  # every email SES accepted, from the emulator
+        local_stack.mail()                    # the same, as `make mail` reads them
 
 The stack runs on free ports with ``LOCAL_SCHEDULE_SECONDS=2`` and a throwaway state dir;
 its combined console output is in ``local_stack.log_path`` (printed when startup fails).
+Starting and stopping are :mod:`chalicelib.local.harness`'s, which ``make load`` uses too.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +28,10 @@ from typing import Any
 
 import pytest
 import requests
+
+from chalicelib.local.harness import StackError, StackProcess
+from chalicelib.local.harness import free_port as free_port
+from chalicelib.local.harness import start_stack as start_process
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 90.0
@@ -45,18 +48,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group("local_stack"))
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass(frozen=True)
 class Login:
     role: str
     tenant: str
     email: str
     password: str
+    name: str = ""
 
 
 @dataclass
@@ -68,12 +66,24 @@ class LocalStack:
     logins: dict[str, Login] = field(default_factory=dict)
     tenant: str = "demo"
     schedule_seconds: float = 2.0
+    pid: int = 0
+    process: subprocess.Popen[bytes] | None = None
+
+    def restart(self, sig: int = signal.SIGINT) -> int:
+        """Stop the stack with ``sig`` and start it again on the same ports and state
+        directory (as a developer re-runs ``make dev``); answers the old process's exit code."""
+        assert self.process is not None
+        code = stop_stack(self.process, sig)
+        port, moto_port = (int(url.rsplit(":", 1)[1]) for url in (self.base_url, self.moto_url))
+        process, again = start_stack(self.state_dir, port=port, moto_port=moto_port)
+        self.process, self.pid, self.logins = process, again.pid, again.logins
+        return code
 
     def url(self, path: str) -> str:
         return self.base_url + path
 
     def login(self, role: str) -> dict[str, Any]:
-        """Log a seeded demo user in; answers the Tokens JSON."""
+        """Log a seeded demo user in (``admin``, ``student2``...); answers the Tokens JSON."""
         who = self.logins[role]
         r = requests.post(
             self.url("/auth/login"),
@@ -89,7 +99,7 @@ class LocalStack:
         return dict(r.json())
 
     def emails(self) -> list[dict[str, Any]]:
-        """Every email the emulated SES accepted (``ses.Message`` of the emulator's data)."""
+        """Every email the emulated SES keeps (``ses.Message`` of the emulator's data)."""
         messages = self.emulator_data().get("ses", {}).get("Message", {})
         if isinstance(messages, dict):
             flat: list[dict[str, Any]] = []
@@ -97,6 +107,12 @@ class LocalStack:
                 flat.extend(value if isinstance(value, list) else [value])
             return flat
         return list(messages)
+
+    def mail(self, since: int = 0) -> list[dict[str, Any]]:
+        """The emails as the stack's mail page (``make mail``) shows them, oldest first."""
+        r = requests.get(f"{self.moto_url}/_local/mail?since={since}", timeout=30)
+        r.raise_for_status()
+        return list(r.json()["messages"])
 
     def wait_for(self, predicate: Any, timeout: float = 30.0, interval: float = 0.25) -> Any:
         """Poll ``predicate()`` until it answers something truthy (events are asynchronous)."""
@@ -111,67 +127,44 @@ class LocalStack:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
-def _child_env(port: int, moto_port: int, state_dir: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    for key in ("JWT_SECRET", "JWT_SECRET_ARN", "AWS_ENDPOINT_URL", "AWS_PROFILE", "STAGE"):
-        env.pop(key, None)
-    env.update(
-        {
-            "PORT": str(port),
-            "MOTO_PORT": str(moto_port),
-            "LOCAL_SCHEDULE_SECONDS": "2",
-            "LOCAL_STATE_DIR": str(state_dir),
-            "LOCAL_PARENT_PID": str(os.getpid()),
-            "PYTHONUNBUFFERED": "1",
-            "POWERTOOLS_LOG_LEVEL": "INFO",
-            # A short refresh grace, so a test can outwait it with one short sleep.
-            "REFRESH_GRACE_SECONDS": str(REFRESH_GRACE_SECONDS),
-        }
-    )
-    return env
-
-
 def start_stack(
-    state_dir: Path, *, port: int | None = None, moto_port: int | None = None
+    state_dir: Path,
+    *,
+    port: int | None = None,
+    moto_port: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], LocalStack]:
     """Start ``python -m chalicelib.local`` and wait until it serves /health and has seeded.
 
     The caller owns the process: stop it with :func:`stop_stack`.
     """
-    port, moto_port = port or free_port(), moto_port or free_port()
-    log_path = state_dir / "console.log"
-    stack = LocalStack(
-        base_url=f"http://127.0.0.1:{port}",
-        moto_url=f"http://127.0.0.1:{moto_port}",
-        state_dir=state_dir,
-        log_path=log_path,
-    )
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "chalicelib.local"],
-            cwd=PROJECT_DIR,
-            env=_child_env(port, moto_port, state_dir),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    settings = {
+        "LOCAL_SCHEDULE_SECONDS": "2",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        # A short refresh grace, so a test can outwait it with one short sleep.
+        "REFRESH_GRACE_SECONDS": str(REFRESH_GRACE_SECONDS),
+        **(env or {}),
+    }
     try:
-        logins_file = state_dir / "demo-logins.json"
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the local stack exited ({process.returncode}):\n{stack.log_text()}")
-            if logins_file.exists() and _healthy(stack.base_url):
-                break
-            if time.monotonic() > deadline:
-                pytest.fail(f"the local stack did not start in time:\n{stack.log_text()}")
-            time.sleep(0.25)
-        seeded = json.loads(logins_file.read_text())
-        stack.logins = {role: Login(**login) for role, login in seeded["logins"].items()}
-    except BaseException:
-        stop_stack(process)
-        raise
-    return process, stack
+        process = start_process(
+            state_dir, port=port, moto_port=moto_port, env=settings, timeout=STARTUP_TIMEOUT
+        )
+    except StackError as exc:
+        pytest.fail(str(exc))
+    return process.process, _stack(process)
+
+
+def _stack(process: StackProcess) -> LocalStack:
+    logins = {key: Login(**login) for key, login in process.logins().items()}
+    return LocalStack(
+        base_url=process.base_url,
+        moto_url=process.moto_url,
+        state_dir=process.state_dir,
+        log_path=process.log_path,
+        logins=logins,
+        pid=process.pid,
+        process=process.process,
+    )
 
 
 def stop_stack(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
@@ -192,15 +185,9 @@ def stop_stack(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> i
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """The whole local stack on free ports, shared by every e2e test of the session."""
-    process, stack = start_stack(tmp_path_factory.mktemp("local-stack"))
+    _, stack = start_stack(tmp_path_factory.mktemp("local-stack"))
     try:
         yield stack
     finally:
-        stop_stack(process)
-
-
-def _healthy(base_url: str) -> bool:
-    try:
-        return requests.get(base_url + "/health", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
+        if stack.process is not None:
+            stop_stack(stack.process)

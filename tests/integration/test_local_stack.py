@@ -11,11 +11,15 @@ import boto3
 import pytest
 from chalice import Chalice
 
+from chalicelib.local.load import Actor, Client, Record, Tenant, _loopback, percentile
 from chalicelib.local.pump import EventPump
+from chalicelib.local.reset import main as reset
 from chalicelib.local.resources import create_resources
 from chalicelib.local.seed import (
-    DEMO_SLUG,
+    BOOKINGS,
+    COURSE,
     INVITED_EMAIL,
+    OTHER_COURSE,
     demo_logins,
     describe,
     http_call,
@@ -120,40 +124,67 @@ def api_call(api: Api) -> Any:
     return call
 
 
-def test_the_demo_seed_creates_three_logins_and_a_rerun_reports_them(api: Api):
+def test_the_demo_seed_shows_every_feature_and_a_rerun_changes_nothing(api: Api):
     secret = b"local-secret-" + b"x" * 40
 
     first = seed(api_call(api), secret)
     again = seed(api_call(api), secret)
 
-    assert first.created == ["admin", "instructor", "student", "invited"]
-    assert again.created == []
-    assert again.existing == ["admin", "instructor", "student", "invited"]
-    assert again.logins == first.logins
+    assert {"admin", "instructor", "instructor2", "student", "student2", "invited"} <= set(
+        first.created
+    )
+    assert {"demo-corp:admin", "demo-corp:student", "escalation time"} <= set(first.created)
+    assert {f"booking {state}" for state in BOOKINGS} <= set(first.created)
+    assert again.created == [] and sorted(again.existing) == sorted(first.created)
+    assert again.logins == first.logins and not again.warnings
+    tokens: dict[str, str] = {}
     for login in first.logins:
+        if login.key not in ("admin", "student", "demo-corp:admin"):
+            continue  # every login works (the re-run logged them in); these three act below
         r = api.post(
             "/auth/login",
-            {"tenant": DEMO_SLUG, "email": login.email, "password": login.password},
+            {"tenant": login.tenant, "email": login.email, "password": login.password},
         )
         assert r.status == 200, r.body
-        me = api.get("/users/me", token=r.json["access_token"])
-        assert me.json["role"] == login.role
-    admin = api.post(
-        "/auth/login",
-        {"tenant": DEMO_SLUG, "email": first.logins[0].email, "password": first.logins[0].password},
-    ).json["access_token"]
+        tokens[login.key] = r.json["access_token"]
+        assert api.get("/users/me", token=tokens[login.key]).json["role"] == login.role
+    admin = tokens["admin"]
+    assert api.get("/tenants/me", token=admin).json["escalate_after_minutes"] == 5
+    instructors = api.get("/users?role=instructor", token=tokens["student"]).json["items"]
+    assert len(instructors) == 2
     people = api.get("/users?limit=100", token=admin).json["items"]
     assert [u["email"] for u in people if u["invitation_pending"]] == [INVITED_EMAIL]
-    text = describe(again)
+    courses = api.get("/courses", token=tokens["student"]).json["items"]
+    assert [c["title"] for c in courses] == [COURSE]  # the draft is not shown to students
+    tree = api.get(f"/courses/{courses[0]['id']}", token=tokens["student"]).json
+    assert [len(m["lessons"]) for m in tree["modules"]] == [2, 2]
+    states = {b["note"]: b["status"] for b in api.get("/bookings", token=admin).json["items"]}
+    assert states == {f"demo: {state}": state for state in BOOKINGS}
+    # The second tenant sees its own course only.
+    other = api.get("/courses", token=tokens["demo-corp:admin"]).json["items"]
+    assert [c["title"] for c in other] == [OTHER_COURSE]
+    assert api.get(f"/courses/{courses[0]['id']}", token=tokens["demo-corp:admin"]).status == 404
+    text = "\n".join(describe(again))
     assert all(login.password in text for login in first.logins)
     assert again.as_json()["logins"]["student"]["email"] == "student@demo.tutorbook.example"
 
 
 def test_a_seed_with_another_secret_warns_instead_of_failing(api: Api):
-    seed(api_call(api), b"one-secret-" + b"x" * 40)
+    # The demo tenant exists, but its admin's password came from another local secret.
+    r = api.post(
+        "/tenants",
+        {
+            "name": "Demo",
+            "slug": "demo",
+            "admin": {"email": "admin@demo.tutorbook.example", "name": "A", "password": "p" * 16},
+        },
+    )
+    assert r.status == 201, r.body
+
     result = seed(api_call(api), b"two-secret-" + b"x" * 40)
-    assert result.warnings
-    assert "warning" in describe(result)
+
+    assert result.warnings and result.created == []
+    assert any("warning" in line and "make reset" in line for line in describe(result))
 
 
 def test_demo_passwords_depend_on_the_secret_and_satisfy_the_password_rules():
@@ -161,7 +192,7 @@ def test_demo_passwords_depend_on_the_secret_and_satisfy_the_password_rules():
     b = demo_logins(b"b" * 40)
     assert [x.password for x in a] != [x.password for x in b]
     assert all(12 <= len(x.password) <= 128 for x in a)
-    assert len({x.password for x in a}) == 3
+    assert len({x.password for x in a}) == len(a)
 
 
 def test_a_seed_that_the_api_refuses_raises():
@@ -178,3 +209,82 @@ def test_a_seed_that_the_api_refuses_raises():
 
     with pytest.raises(RuntimeError):
         seed(users_refused, b"s" * 40)
+
+
+# Local pages, reset, the load's checks ----------------------------------------------------------
+
+
+def test_local_pages_are_answered_by_the_stack_and_everything_else_by_the_emulator():
+    def emulator(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [])
+        return [b"moto"]
+
+    calls: list[str] = []
+
+    def page(query: str) -> tuple[int, str, bytes]:
+        calls.append(query)
+        return 200, "text/plain", b"page"
+
+    app = SerialisedApp(emulator, {"mail": page})
+    statuses: list[str] = []
+
+    def start(status: str, headers: Any) -> None:
+        statuses.append(status)
+
+    assert app({"PATH_INFO": "/_local/mail", "QUERY_STRING": "since=3"}, start) == [b"page"]
+    assert app({"PATH_INFO": "/_local/nope"}, start) == [b"no such local page\n"]
+    assert app({"PATH_INFO": "/"}, start) == [b"moto"]
+    assert calls == ["since=3"]
+    assert statuses == ["200 OK", "404 Not Found", "200 OK"]
+
+
+def test_reset_forgets_the_saved_data_but_not_the_secret_and_refuses_while_running(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    import json
+    import os
+
+    monkeypatch.setenv("LOCAL_STATE_DIR", str(tmp_path))
+    for name in ("emulator.json.gz", "demo-logins.json", "jwt-secret"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "stack.json").write_text(json.dumps({"pid": os.getpid()}))
+
+    assert reset() == 1  # this process stands in for a running stack
+    assert (tmp_path / "emulator.json.gz").exists()
+    assert "stop it first" in capsys.readouterr().out
+
+    (tmp_path / "stack.json").write_text(json.dumps({"pid": 2**22 + 12345}))  # long gone
+    assert reset() == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jwt-secret", "stack.json"]
+    assert reset() == 0
+    assert "Nothing to reset" in capsys.readouterr().out
+
+
+def test_the_load_refuses_anything_but_loopback():
+    assert _loopback("http://127.0.0.1:8000/") == "http://127.0.0.1:8000"
+    assert _loopback("http://localhost:8000") == "http://localhost:8000"
+    for url in ("http://10.0.0.5:8000", "https://127.0.0.1:8000", "http://example.com"):
+        with pytest.raises(SystemExit):
+            _loopback(url)
+
+
+def test_the_load_notices_another_tenants_data_in_an_answer():
+    record = Record()
+    client = Client("http://127.0.0.1:9", record)
+    mine, theirs = Tenant("acme", id="t-acme"), Tenant("acme-corp", id="t-corp")
+    record.owned("t-corp", "course-of-corp")
+    actor = Actor(mine, "admin", "u1", "a@acme.example")
+
+    client._check_tenant(actor, "GET", "/courses", {"items": [{"id": "c1", "tenant_id": "t-acme"}]})
+    assert record.leaks == []
+    client._check_tenant(actor, "GET", "/courses", {"items": [{"tenant_id": "t-corp"}]})
+    client._check_tenant(actor, "GET", "/bookings", {"course_id": "course-of-corp"})
+    assert len(record.leaks) == 2
+    assert theirs.slug in "acme-corp"
+
+
+def test_percentiles_pick_the_nearest_rank():
+    values = [float(n) for n in range(1, 101)]
+    assert percentile(values, 50) == 50.0 or percentile(values, 50) == 51.0
+    assert percentile(values, 99) == 99.0
+    assert percentile([], 99) == 0.0

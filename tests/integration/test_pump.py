@@ -9,9 +9,11 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from chalice import Chalice
 
-from chalicelib.local.pump import EventPump, failed_ids
+from chalicelib.local.lambda_runtime import failed_ids
+from chalicelib.local.pump import EventPump
 from chalicelib.local.scheduler import Scheduler
 
 
@@ -392,3 +394,102 @@ def test_a_scheduled_function_that_raises_does_not_stop_the_others(aws: dict[str
 
     assert Scheduler(app).run_once() == 1
     assert ran == ["fine"]
+
+
+def test_the_pump_reports_how_far_every_stream_function_has_got(aws: dict[str, str], ddb: Any):
+    rec = Recorder(aws)
+    pump = EventPump(rec.app)
+    assert pump.acknowledged() == {}  # nothing read yet: nothing may be trimmed
+    for sk in "abc":
+        put(ddb, aws, sk)
+
+    pump.drain()
+
+    done = pump.acknowledged()
+    last = max(
+        int(r["dynamodb"]["SequenceNumber"]) for e in rec.stream_events for r in e["Records"]
+    )
+    assert done == {aws["MAIN_TABLE"]: last}
+
+
+def test_a_reader_behind_a_trimmed_stream_resumes_at_its_oldest_record(
+    aws: dict[str, str], ddb: Any
+):
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    from chalicelib.local.emulator import trim_stream
+
+    rec = Recorder(aws)
+    pump = EventPump(rec.app)
+    put(ddb, aws, "a")
+    pump.drain()
+    for sk in "bcd":
+        put(ddb, aws, sk)
+    shard = (
+        dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables[aws["MAIN_TABLE"]].stream_shard
+    )
+    assert shard is not None
+    # Another reader finished b and c; this pump only a: the stream keeps d alone.
+    trim_stream(shard, acknowledged=int(shard.starting_sequence_number) + 2, keep=0)
+
+    pump.drain()
+
+    assert rec.stream_keys() == ["a", "d"]
+
+
+# The emulator going away -------------------------------------------------------------------
+
+
+class _GoneEmulator:
+    """An event source whose emulator stops answering for ``failures`` polls, then is back."""
+
+    name = "send_notifications"
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.polls = 0
+
+    def poll(self) -> int:
+        self.polls += 1
+        if self.failures:
+            self.failures -= 1
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:5000/")
+        return 0
+
+
+class _Waits:
+    """A stop event that records each wait instead of sleeping, and is set after ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.seconds: list[float] = []
+
+    def is_set(self) -> bool:
+        return len(self.seconds) >= self.limit
+
+    def wait(self, seconds: float) -> bool:
+        self.seconds.append(round(seconds, 3))
+        return self.is_set()
+
+
+def test_a_pump_whose_emulator_is_gone_backs_off_and_logs_one_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pump = EventPump(
+        Chalice(app_name="no-sources"), sqs=object(), dynamodb=object(), streams=object()
+    )
+    source = _GoneEmulator(failures=11)
+    waits = _Waits(limit=13)
+    # One source's polling loop, driven here with waits that do not sleep.
+    pump._stop = waits  # type: ignore[assignment]
+    with caplog.at_level("INFO", logger="tutorbook.local.pump"):
+        pump._run(source)  # type: ignore[arg-type]
+
+    # 0.2 s after the first failure, doubling up to 30 s; after recovery, the idle wait again.
+    assert waits.seconds == [0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 30.0, 30.0, 30.0, 0.2, 0.2]
+    records = [r for r in caplog.records if r.name == "tutorbook.local.pump"]
+    assert [r.exc_info is not None for r in records].count(True) == 1  # one traceback
+    assert records[0].exc_info is not None
+    assert all("\n" not in r.getMessage() for r in records)  # the rest: one line each
+    assert "works again after 11 failures" in records[-1].getMessage()

@@ -4,9 +4,10 @@ and status) and what the handler does, per row of the authorization matrix, as
 here; a change that saves one updates the file (``REQUEST_BUDGET_WRITE=1`` rewrites it; review
 the diff). ``make bench`` prints the same figures with their consumed capacity.
 
-Each request is sent as a cold container would: the access cache is empty, so reads show the
-access read they pay at most once per ``ACCESS_CACHE_SECONDS`` (writes and admin-only routes
-pay it on every request).
+Each request is sent as a cold container would: the access cache, the slug cache and the health
+result are empty, so reads show the access read they pay at most once per
+``ACCESS_CACHE_SECONDS`` (writes and admin-only routes pay it on every request), and routes
+naming a tenant by slug show its lookup.
 """
 
 from __future__ import annotations
@@ -70,12 +71,18 @@ def test_each_route_makes_the_requests_its_budget_names(
     monkeypatch: pytest.MonkeyPatch,
     measured: dict[str, tuple[str, str]],
 ) -> None:
+    from chalicelib.db.tenants import forget_slugs
     from chalicelib.services.access import ACCESS_CACHE
+    from chalicelib.services.health import forget_results
 
     caller = next((c for c in PREFERRED if 200 <= row.expected[c] < 400), "adm")
     routes = RouteRequests()
     counter = routes.install(monkeypatch.setattr)
+    # As a cold container: no cached access, tenant slugs or health result (other tests in this
+    # worker would otherwise decide what this row reads).
     ACCESS_CACHE.clear()
+    forget_slugs()
+    forget_results()
     assert cell(module_api, worlds, row, caller) == row.expected[caller]
     assert counter.count("dynamodb", "Scan") == 0
     [served] = routes.served

@@ -77,8 +77,11 @@ def _emptied_in_place() -> bool:
     ddb, sqs, ses, secrets = _backends()
     if frozenset(ddb.tables) != tables or frozenset(sqs.queues) != queues:
         return False
+    from chalicelib.local.emulator import changed
+
     for table in ddb.tables.values():
         table.items.clear()
+        changed(table)  # the local emulator's index buckets, when it is installed
         if table.stream_shard is not None:
             table.stream_shard.items = []
     for queue in sqs.queues.values():
@@ -111,3 +114,19 @@ def empty_world(mock: Any) -> None:
     if not _emptied_in_place():
         mock.reset()
         _created = None
+
+
+@contextmanager
+def isolated_emulator() -> Iterator[Any]:
+    """moto for the block, empty at its start and wiped at its end, also when the session's
+    ``mock_aws`` is already running (a nested ``mock_aws()`` alone would share its data)."""
+    from moto import mock_aws
+
+    mock = mock_aws()
+    mock.start()
+    mock.reset()
+    try:
+        yield mock
+    finally:
+        mock.reset()
+        mock.stop()

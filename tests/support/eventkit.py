@@ -10,16 +10,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
-from datetime import datetime
 from typing import Any
 
 import boto3
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
+from chalicelib.local import lambda_events
+from chalicelib.local.lambda_events import REGION, queue_arn
 
 
 class StreamTap:
@@ -59,46 +57,19 @@ class StreamTap:
         return out
 
     def _lambda_record(self, record: dict[str, Any]) -> dict[str, Any]:
-        data = dict(record["dynamodb"])
-        created = data.get("ApproximateCreationDateTime")
-        if isinstance(created, datetime):
-            data["ApproximateCreationDateTime"] = created.timestamp()
-        return {
-            "eventID": uuid.uuid4().hex,
-            "eventName": record["eventName"],
-            "eventVersion": "1.1",
-            "eventSource": "aws:dynamodb",
-            "awsRegion": REGION,
-            "eventSourceARN": self.arn,
-            "dynamodb": data,
-        }
+        return lambda_events.stream_record(record, arn=self.arn, event_id=uuid.uuid4().hex)
 
 
 def stream_event(records: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"Records": [dict(r) for r in records]}
+    return lambda_events.batch(records)
 
 
 def sqs_record(body: str, queue: str = "queue", message_id: str | None = None) -> dict[str, Any]:
-    return {
-        "messageId": message_id or str(uuid.uuid4()),
-        "receiptHandle": uuid.uuid4().hex,
-        "body": body,
-        "attributes": {
-            "ApproximateReceiveCount": "1",
-            "SentTimestamp": "1700000000000",
-            "SenderId": ACCOUNT,
-            "ApproximateFirstReceiveTimestamp": "1700000000000",
-        },
-        "messageAttributes": {},
-        "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}",
-        "awsRegion": REGION,
-    }
+    return lambda_events.sqs_record(body, arn=queue_arn(queue), message_id=message_id)
 
 
 def sqs_event(records: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"Records": records}
+    return lambda_events.batch(records)
 
 
 class QueueTap:

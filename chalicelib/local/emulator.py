@@ -1,0 +1,644 @@
+"""Keep the in-process emulator (moto) small and fast over long runs of the local stack.
+
+moto is built for short tests; over a long ``make dev`` or ``make load`` four of its habits made
+the stack grow to gigabytes and slow down as it grew. Each is measured in the README's memory
+section; this module answers each one, in the local stack's process only (the tests' in-process
+``mock_aws`` is left as it is):
+
+1. **Every model object ever created stays alive.** moto appends each instance of its models to
+   a class-level ``instances_tracked`` list (only ``/moto-api/data.json`` reads it), including
+   every temporary copy below. :class:`Housekeeper` swaps those lists for :class:`WeakTracker`,
+   which lists the same live objects without keeping them alive.
+2. **Every transaction deep-copies its whole tables** (every item and every stream record) to
+   be able to roll back. :func:`install` gives moto's table a ``__deepcopy__`` that, inside a
+   transaction, copies only the items the transaction names and shares the rest (a put or a
+   delete replaces an item in the table's dict, an update changes the named item in place).
+3. **Every query sorts every item of the table**, and moto writes each attribute value of an
+   answer through its service model, member by member; every queue operation asks each message
+   of the queue for the time through datetime arithmetic, several times. :func:`install` keeps
+   the sorted order until an item changes, reads a query's candidates by key, copies attribute
+   values (already in DynamoDB's JSON form) into answers, and reads the clock directly.
+4. **Stream records, sent mail, stream iterators and the receipts of deleted queue messages
+   are kept for ever.** :class:`Housekeeper` trims them under :data:`RETENTION`.
+
+Everything here runs under the emulator's request lock (see :mod:`chalicelib.local.server`), so
+it never sees a request half done.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import logging
+import threading
+import time
+import weakref
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger("tutorbook.local.emulator")
+
+REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class Retention:
+    """What the emulator keeps of data nobody needs any more (the README's policy)."""
+
+    #: Stream records every consumer has acknowledged that stay readable (the newest ones).
+    stream_records: int = 1000
+    #: Sent emails kept for reading (``make mail``, ``/_local/mail``): the newest ones.
+    mail: int = 1000
+    #: Stream iterators kept (each poll makes new ones; a reader uses its own at once).
+    shard_iterators: int = 200
+    #: Receipt handles of deleted queue messages remembered, so a repeated delete still succeeds.
+    deleted_receipts: int = 10_000
+
+
+RETENTION = Retention()
+
+
+# 1. Weak instance tracking -------------------------------------------------------------------
+
+
+class WeakTracker:
+    """A stand-in for moto's ``instances_tracked`` list that does not keep objects alive."""
+
+    def __init__(self, objects: Any = ()) -> None:
+        self._refs: list[weakref.ReferenceType[Any]] = []
+        self._strong: list[Any] = []  # objects that cannot be weakly referenced
+        self._pruned_at = 0
+        for obj in objects:
+            self.append(obj)
+
+    def append(self, obj: Any) -> None:
+        try:
+            self._refs.append(weakref.ref(obj))
+        except TypeError:
+            self._strong.append(obj)
+
+    def __iter__(self) -> Iterator[Any]:
+        for ref in list(self._refs):
+            obj = ref()
+            if obj is not None:
+                yield obj
+        yield from list(self._strong)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def prune(self, force: bool = False) -> int:
+        """Forget the references to objects that are gone; answers how many were dropped.
+
+        Unless forced, only once the references have doubled since the last prune (a prune
+        visits every live object, so it stays proportional to the growth).
+        """
+        before = len(self._refs)
+        if not force and before < 2 * self._pruned_at + 1000:
+            return 0
+        self._refs = [ref for ref in self._refs if ref() is not None]
+        self._pruned_at = len(self._refs)
+        return before - self._pruned_at
+
+
+def track_weakly() -> int:
+    """Swap every model class's tracking list for a :class:`WeakTracker` (new classes appear as
+    moto imports a service on its first request, and ``/moto-api/reset`` puts lists back).
+
+    Answers how many tracked objects the sweep let go of.
+    """
+    from moto.core.model_instances import model_data
+
+    released = 0
+    for models in list(model_data.values()):
+        for cls in list(models.values()):
+            tracked = getattr(cls, "instances_tracked", None)
+            if isinstance(tracked, WeakTracker):
+                released += tracked.prune()
+            elif isinstance(tracked, list):
+                before = len(tracked)
+                weak = WeakTracker(tracked)
+                tracked.clear()
+                cls.instances_tracked = weak  # type: ignore[attr-defined]
+                released += before - len(weak)
+    return released
+
+
+# 2 and 3. Transactions and queries -----------------------------------------------------------
+
+_context = threading.local()
+_originals: dict[tuple[type, str], Any] = {}
+
+
+def install() -> None:
+    """Make moto's transactions copy only what they touch and its queries stop re-sorting.
+
+    Idempotent; changes moto's DynamoDB classes in this process until :func:`uninstall`.
+    """
+    if _originals:
+        return
+    replacements = _dynamodb_replacements() + _serializer_replacements() + _queue_replacements()
+    for cls, name, function in replacements:
+        _originals[(cls, name)] = cls.__dict__.get(name)
+        setattr(cls, name, function)
+
+
+Replacement = tuple[type, str, Any]
+
+
+def _dynamodb_replacements() -> list[Replacement]:
+    """Transactions copy only what they touch; queries read their candidates by key."""
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    transact = DynamoDBBackend.transact_write_items
+    update_item = DynamoDBBackend.update_item
+    query = Table.query
+    put_item = Table.put_item
+    delete_item = Table.delete_item
+    signature = inspect.signature(query)
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
+        _context.touched = _touched_keys(self, transact_items)
+        try:
+            return transact(self, transact_items)
+        finally:
+            _context.touched = None
+
+    def backend_update_item(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return update_item(self, table_name, *args, **kwargs)
+        finally:  # an update changes an item in place, maybe an index key of it
+            table = self.tables.get(table_name)
+            if table is not None:
+                key = kwargs.get("key", args[0] if args else None)
+                _changed(table, _key_of(table, key))
+
+    def table_query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _context.query = (self, _candidates(self, signature.bind(self, *args, **kwargs).arguments))
+        try:
+            return query(self, *args, **kwargs)
+        finally:
+            _context.query = None
+
+    def table_put_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return put_item(self, *args, **kwargs)
+        finally:
+            _changed(self, _key_of(self, kwargs.get("item_attrs", args[0] if args else None)))
+
+    def table_delete_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return delete_item(self, *args, **kwargs)
+        finally:
+            hash_key = kwargs.get("hash_key", args[0] if args else None)
+            range_key = kwargs.get("range_key", args[1] if len(args) > 1 else None)
+            _changed(self, (hash_key, range_key) if hash_key is not None else None)
+
+    def table_all_items(self: Any) -> list[Any]:
+        narrowed = getattr(_context, "query", None)
+        if narrowed is not None and narrowed[0] is self and narrowed[1] is not None:
+            return list(narrowed[1])
+        return _sorted_items(self)
+
+    def table_sorted_items(
+        self: Any, hash_key_attrs: list[str], range_key_attrs: list[str | None], items: list[Any]
+    ) -> list[Any]:
+        # moto compares DynamoType objects (a Python call per comparison); the key attributes
+        # of an index are scalars of one declared type, whose cast values order the same.
+        attrs = self._generate_attr_to_sort_by(hash_key_attrs, range_key_attrs)
+        items.sort(key=lambda item: tuple(item.attrs[attr].cast_value for attr in attrs))
+        return items
+
+    return [
+        (DynamoDBBackend, "transact_write_items", transact_write_items),
+        (DynamoDBBackend, "update_item", backend_update_item),
+        (Table, "query", table_query),
+        (Table, "put_item", table_put_item),
+        (Table, "delete_item", table_delete_item),
+        (Table, "all_items", table_all_items),
+        (Table, "sorted_items", table_sorted_items),
+        (Table, "__deepcopy__", _table_deepcopy),
+    ]
+
+
+def _serializer_replacements() -> list[Replacement]:
+    """DynamoDB attribute values are copied into answers, not walked through the model."""
+    from moto.core.serialize import BaseJSONSerializer
+
+    serialize_structure = BaseJSONSerializer._serialize_type_structure
+
+    def json_serialize_structure(
+        self: Any, serialized: Any, value: Any, shape: Any, key: str
+    ) -> None:
+        # moto serializes every DynamoDB attribute value member by member through the service
+        # model (most of a query's time). Its items are already in that JSON form; copy them.
+        if (
+            key
+            and shape.name == "AttributeValue"
+            and isinstance(value, dict)
+            and self.operation_model.service_model.service_name in _ATTRIBUTE_VALUE_SERVICES
+        ):
+            try:
+                serialized[self.get_serialized_name(shape, key)] = _attribute_value(value)
+                return
+            except _Unusual:
+                pass
+        serialize_structure(self, serialized, value, shape, key)
+
+    return [(BaseJSONSerializer, "_serialize_type_structure", json_serialize_structure)]
+
+
+def _queue_replacements() -> list[Replacement]:
+    """Queue messages read the clock directly."""
+    from moto.sqs.models import Message as QueueMessage
+
+    # Every send and every received message makes moto count the queue's visible, delayed and
+    # in-flight messages, asking each message for the time through datetime arithmetic
+    # (about 20 µs): with a backlog, a receive cost seconds. The same clock, read directly.
+    def visible(self: Any) -> bool:
+        return time.time() * 1000.0 > float(self.visible_at)
+
+    def delayed(self: Any) -> bool:
+        return time.time() * 1000.0 < float(self.delayed_until)
+
+    return [
+        (QueueMessage, "visible", property(visible)),
+        (QueueMessage, "delayed", property(delayed)),
+    ]
+
+
+_ATTRIBUTE_VALUE_SERVICES = frozenset({"dynamodb", "dynamodbstreams"})
+
+
+class _Unusual(Exception):  # noqa: N818 - a value the fast path leaves to moto (binary)
+    pass
+
+
+def _attribute_value(value: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB attribute value as moto's serializer would write it (binary values aside)."""
+    out: dict[str, Any] = {}
+    for kind, member in value.items():
+        if member is None:
+            continue
+        if kind in ("S", "N"):
+            out[kind] = str(member) if member not in ({}, []) else member
+        elif kind in ("BOOL", "NULL"):
+            out[kind] = member
+        elif kind == "M":
+            out[kind] = {k: _attribute_value(v) for k, v in member.items()}
+        elif kind == "L":
+            out[kind] = [_attribute_value(v) for v in member]
+        elif kind in ("SS", "NS"):
+            out[kind] = [str(v) if v not in (None, {}, []) else v for v in member]
+        else:
+            raise _Unusual(kind)
+    return out
+
+
+def uninstall() -> None:
+    """Give moto its own methods back (the tests compare both)."""
+    for (cls, name), original in _originals.items():
+        if original is None:
+            delattr(cls, name)
+        else:
+            setattr(cls, name, original)
+    _originals.clear()
+
+
+def _changed(table: Any, key: tuple[Any, Any] | None = None) -> None:
+    """Note that an item of ``table`` changed: the one of ``key`` (hash, range), or any (None:
+    the indexes below are rebuilt on their next use)."""
+    table._local_version = getattr(table, "_local_version", 0) + 1
+    indexes: dict[str, _IndexBuckets] | None = table.__dict__.get("_local_indexes")
+    if not indexes:
+        return
+    if key is None:
+        table.__dict__.pop("_local_indexes", None)
+        return
+    for buckets in indexes.values():
+        buckets.dirty.add(key)
+
+
+def changed(table: Any) -> None:
+    """Items of ``table`` were changed behind moto's back (e.g. a snapshot was loaded)."""
+    _changed(table)
+
+
+def _key_of(table: Any, attrs: Any) -> tuple[Any, Any] | None:
+    """The (hash, range) key, as moto stores it, of an item's attributes or a request's key."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    try:
+        hash_key = DynamoType(attrs[table.hash_key_attr])
+        range_key = DynamoType(attrs[table.range_key_attr]) if table.range_key_attr else None
+    except (KeyError, TypeError, IndexError):
+        return None
+    return hash_key, range_key
+
+
+class _IndexBuckets:
+    """The items of a table by the value of one index's partition key, kept up to date from the
+    keys that changed since the last query (moto itself looks at every item for every query)."""
+
+    def __init__(self, table: Any, attr: str) -> None:
+        self.attr = attr
+        self.buckets: dict[tuple[str, Any], dict[tuple[Any, Any], Any]] = defaultdict(dict)
+        self.where: dict[tuple[Any, Any], tuple[str, Any]] = {}
+        self.ordered: dict[tuple[str, Any], list[Any]] = {}
+        self.dirty: set[tuple[Any, Any]] = set()
+        for bucket in table.items.values():
+            for item in bucket.values() if table.range_key_attr else [bucket]:
+                self._add((item.hash_key, item.range_key), item)
+
+    def _add(self, key: tuple[Any, Any], item: Any) -> None:
+        found = item.attrs.get(self.attr)
+        if found is None or found.type not in ("S", "B"):
+            return
+        value = (found.type, found.value)
+        self.buckets[value][key] = item
+        self.where[key] = value
+        self.ordered.pop(value, None)
+
+    def refresh(self, table: Any) -> None:
+        for key in self.dirty:
+            old = self.where.pop(key, None)
+            if old is not None:
+                self.buckets[old].pop(key, None)
+                self.ordered.pop(old, None)
+            hash_key, range_key = key
+            bucket = table.items.get(hash_key)
+            if table.range_key_attr:
+                item = bucket.get(range_key) if bucket is not None else None
+            else:
+                item = bucket
+            if item is not None:
+                self._add(key, item)
+        self.dirty.clear()
+
+    def items(self, kind: str, raw: Any, range_key_attr: str | None) -> list[Any]:
+        """The items whose partition key is the value, in ``all_items`` (table key) order."""
+        value = (kind, raw)
+        ordered = self.ordered.get(value)
+        if ordered is None:
+            found = list(self.buckets.get(value, {}).values())
+            if range_key_attr:
+                found.sort(key=lambda i: (i.hash_key.cast_value, i.range_key.cast_value))
+            else:
+                found.sort(key=lambda i: i.hash_key.cast_value)
+            ordered = self.ordered[value] = found
+        return list(ordered)
+
+
+def _index_items(table: Any, attr: str, kind: str, raw: Any) -> list[Any]:
+    indexes: dict[str, _IndexBuckets] = table.__dict__.setdefault("_local_indexes", {})
+    buckets = indexes.get(attr)
+    if buckets is None:
+        buckets = indexes[attr] = _IndexBuckets(table, attr)
+    elif buckets.dirty:
+        buckets.refresh(table)
+    return buckets.items(kind, raw, table.range_key_attr)
+
+
+def _sorted_items(table: Any) -> list[Any]:
+    """moto's ``all_items`` (every item sorted by table key), kept until an item changes.
+
+    Sorted by the keys' cast values: table keys are scalars of their declared type, which
+    order as moto's DynamoType comparisons do, without a Python call per comparison.
+    """
+    version = getattr(table, "_local_version", 0)
+    cached = table.__dict__.get("_local_order")
+    if cached is None or cached[0] != version:
+        items: list[Any] = []
+        for bucket in table.items.values():
+            if table.range_key_attr:
+                items.extend(bucket.values())
+            else:
+                items.append(bucket)
+        if table.range_key_attr:
+            items.sort(key=lambda i: (i.hash_key.cast_value, i.range_key.cast_value))
+        else:
+            items.sort(key=lambda i: i.hash_key.cast_value)
+        cached = (version, items)
+        table._local_order = cached
+    return list(cached[1])
+
+
+def _candidates(table: Any, arguments: dict[str, Any]) -> list[Any] | None:
+    """The items a query can match, in ``all_items`` order, or None to let moto look at all.
+
+    A query on the table's own key reads that key's items; one on an index whose partition key
+    is a string or binary reads the items holding that value (moto then checks them itself).
+    """
+    index_name = arguments.get("index_name")
+    hash_key = arguments.get("hash_key")
+    if index_name is None:
+        if hash_key is None:
+            return None
+        bucket = table.items.get(hash_key)
+        if bucket is None:
+            return []
+        if not table.range_key_attr:
+            return [bucket]
+        return sorted(bucket.values(), key=lambda item: item.range_key.cast_value)
+    index = next((i for i in table.all_indexes() if i.name == index_name), None)
+    if index is None:
+        return None
+    hash_attrs = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
+    conditions = dict(arguments.get("hash_key_conditions") or [])
+    if len(hash_attrs) != 1:
+        return None
+    value = conditions.get(hash_attrs[0], hash_key)
+    if value is None or value.type not in ("S", "B"):
+        return None
+    return _index_items(table, hash_attrs[0], value.type, value.value)
+
+
+def _touched_keys(backend: Any, transact_items: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Table name -> the (hash, range) keys a transaction names, as moto stores them."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    touched: dict[str, list[Any]] = defaultdict(list)
+    for entry in transact_items:
+        for op in entry.values():
+            if not isinstance(op, dict) or op.get("TableName") not in backend.tables:
+                continue
+            table = backend.tables[op["TableName"]]
+            key = op.get("Key") or op.get("Item") or {}
+            try:
+                hash_key = DynamoType(key[table.hash_key_attr])
+                range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+            except (KeyError, TypeError, IndexError):
+                continue  # moto itself rejects the malformed operation
+            touched[table.name].append((hash_key, range_key))
+    return touched
+
+
+def _table_deepcopy(self: Any, memo: dict[int, Any]) -> Any:
+    touched = getattr(_context, "touched", None)
+    cls: Any = type(self)
+    new = cls.__new__(cls)
+    memo[id(self)] = new
+    state = {k: v for k, v in self.__dict__.items() if not k.startswith("_local_")}
+    if touched is None or self.name not in touched:
+        # A full copy, as copy.deepcopy would make without this method (e.g. for backups).
+        new.__dict__.update(copy.deepcopy(state, memo))
+        return new
+    # Inside a transaction: the copy is kept only to roll back. Share what the transaction
+    # cannot change (the other items; the stream records written so far), copy what it can.
+    new.__dict__.update(state)
+    # The partitions are shared (one copy of the outer dict, in C); only the partitions the
+    # transaction names get a dict of their own, as it can put, replace or delete in them.
+    items: defaultdict[Any, Any] = defaultdict(dict)
+    items.update(self.items)
+    for hash_key, range_key in touched[self.name]:
+        if self.range_key_attr:
+            bucket = self.items.get(hash_key)
+            if bucket is None:
+                continue
+            if items[hash_key] is bucket:
+                items[hash_key] = dict(bucket)
+            item = bucket.get(range_key)
+            if item is not None:
+                items[hash_key][range_key] = copy.deepcopy(item)
+        elif hash_key in items:
+            items[hash_key] = copy.deepcopy(items[hash_key])
+    new.items = items
+    if self.stream_shard is not None:
+        shard = copy.copy(self.stream_shard)
+        shard.items = list(self.stream_shard.items)
+        shard.table = new
+        new.stream_shard = shard
+    return new
+
+
+# 4. Retention --------------------------------------------------------------------------------
+
+
+def trim_stream(shard: Any, acknowledged: int, keep: int) -> int:
+    """Drop the oldest records of a moto stream shard that are acknowledged (sequence number at
+    most ``acknowledged``), keeping the newest ``keep`` of them; answers how many went.
+
+    The shard's starting sequence number moves with it, as a trimmed DynamoDB stream's does.
+    """
+    start = int(shard.starting_sequence_number)
+    drop = min(len(shard.items), acknowledged - start + 1 - keep)
+    if drop <= 0:
+        return 0
+    del shard.items[:drop]
+    shard.starting_sequence_number = start + drop
+    return drop
+
+
+@dataclass
+class Trimmed:
+    stream_records: int = 0
+    mail: int = 0
+    shard_iterators: int = 0
+    deleted_receipts: int = 0
+    empty_buckets: int = 0
+    tracked: int = 0
+
+    def any(self) -> bool:
+        return any(vars(self).values())
+
+
+class Housekeeper:
+    """Trims the emulator every ``interval`` seconds, under its request lock.
+
+    ``acknowledged`` answers, per table name, the sequence number up to which every stream
+    consumer of the stack has finished (the event pump's checkpoints).
+    """
+
+    def __init__(
+        self,
+        lock: threading.Lock,
+        acknowledged: Callable[[], dict[str, int]],
+        *,
+        retention: Retention = RETENTION,
+        interval: float = 1.0,
+    ) -> None:
+        self.lock = lock
+        self.acknowledged = acknowledged
+        self.retention = retention
+        self.interval = interval
+        self.mail_dropped = 0
+        self.totals = Trimmed()
+        self._sweeps = 0
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def start(self, stop: threading.Event | None = None) -> Housekeeper:
+        if stop is not None:
+            self._stop = stop
+        self._thread = threading.Thread(target=self._run, name="emulator-housekeeper", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.run_once()
+            except Exception:  # housekeeping must never stop the stack
+                log.exception("trimming the emulator failed")
+
+    def run_once(self) -> Trimmed:
+        acknowledged = self.acknowledged()
+        with self.lock:
+            done = self._sweep(acknowledged)
+        for name in vars(done):
+            setattr(self.totals, name, getattr(self.totals, name) + getattr(done, name))
+        if done.stream_records or done.mail:
+            log.debug("trimmed the emulator: %s", done)
+        return done
+
+    def _sweep(self, acknowledged: dict[str, int]) -> Trimmed:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.dynamodb.models import dynamodb_backends
+        from moto.dynamodbstreams.models import dynamodbstreams_backends
+        from moto.ses.models import ses_backends
+        from moto.sqs.models import sqs_backends
+
+        keep = self.retention
+        done = Trimmed(tracked=track_weakly())
+        self._sweeps += 1
+        account = DEFAULT_ACCOUNT_ID
+        tables = dynamodb_backends[account][REGION].tables
+        for name, table in tables.items():
+            if table.stream_shard is not None and name in acknowledged:
+                done.stream_records += trim_stream(
+                    table.stream_shard, acknowledged[name], keep.stream_records
+                )
+            if self._sweeps % 30 == 0:  # lookups of missing keys leave empty buckets behind
+                empty = [
+                    h
+                    for h, bucket in table.items.items()
+                    if isinstance(bucket, dict) and not bucket
+                ]
+                for hash_key in empty:
+                    del table.items[hash_key]
+                done.empty_buckets += len(empty)
+        iterators = dynamodbstreams_backends[account][REGION].shard_iterators
+        if len(iterators) > keep.shard_iterators:
+            for arn in list(iterators)[: len(iterators) - keep.shard_iterators]:
+                del iterators[arn]
+                done.shard_iterators += 1
+        sent = ses_backends[account][REGION].sent_messages
+        if len(sent) > keep.mail:
+            drop = len(sent) - keep.mail
+            del sent[:drop]
+            self.mail_dropped += drop
+            done.mail += drop
+        for queue in sqs_backends[account][REGION].queues.values():
+            if len(queue.deleted_messages) > keep.deleted_receipts:
+                done.deleted_receipts += len(queue.deleted_messages)
+                queue.deleted_messages.clear()
+        return done

@@ -1,0 +1,299 @@
+"""The local stack's emulator stays small and fast without answering differently.
+
+The adaptations of :mod:`chalicelib.local.emulator` must leave every answer of moto as it was
+(items, pages, stream records, failed transactions) while keeping copies from piling up; the
+retention policy trims only what nobody needs.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from chalicelib.local import emulator
+from chalicelib.local.emulator import Housekeeper, Retention, WeakTracker, trim_stream
+from chalicelib.local.mail import kept_mail
+from chalicelib.local.resources import create_resources
+from tests.support.emulator import isolated_emulator
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def adapted() -> Iterator[None]:
+    emulator.install()
+    try:
+        yield
+    finally:
+        emulator.uninstall()
+
+
+def _world() -> tuple[Any, dict[str, str]]:
+    env = create_resources(stage="emu")
+    return boto3.client("dynamodb", region_name=REGION), env
+
+
+def _item(n: int, tenant: str) -> dict[str, Any]:
+    return {
+        "pk": {"S": f"T#{tenant}#C#{n:04d}"},
+        "sk": {"S": "COURSE" if n % 3 else f"M#{n:04d}"},
+        "gsi1pk": {"S": f"T#{tenant}#COURSES"},
+        "gsi1sk": {"S": f"{(n * 7919) % 1000:04d}#{n:04d}"},
+        "n": {"N": str(n % 17)},
+        "title": {"S": f"course {n}"},
+        "meta": {
+            "M": {
+                "tags": {"SS": [f"t{n % 3}", "all"]},
+                "sizes": {"NS": ["1", str(n)]},
+                "steps": {"L": [{"S": "a"}, {"N": "2.50"}, {"BOOL": n % 2 == 0}, {"NULL": True}]},
+                "blob": {"B": b"bin-%d" % n},
+            }
+        },
+        "flag": {"BOOL": n % 5 == 0},
+    }
+
+
+def _workload(seed: int) -> list[Any]:
+    """The same mixed sequence of writes, transactions and reads; answers every read's result."""
+    rng = random.Random(seed)
+    ddb, env = _world()
+    table = env["MAIN_TABLE"]
+    seen: list[Any] = []
+    for step in range(110):
+        n = rng.randrange(30)
+        tenant = rng.choice(["a", "b", "ab"])
+        item = _item(n, tenant)
+        key = {"pk": item["pk"], "sk": item["sk"]}
+        action = rng.random()
+        try:
+            if action < 0.3:
+                ddb.put_item(TableName=table, Item=item)
+            elif action < 0.4:
+                ddb.delete_item(TableName=table, Key=key)
+            elif action < 0.55:
+                ddb.update_item(
+                    TableName=table,
+                    Key=key,
+                    UpdateExpression="SET title = :t, gsi1pk = :g ADD n :one",
+                    ExpressionAttributeValues={
+                        ":t": {"S": f"renamed {step}"},
+                        ":g": {"S": f"T#{rng.choice(['a', 'b'])}#COURSES"},
+                        ":one": {"N": "1"},
+                    },
+                )
+            elif action < 0.7:
+                # Two writes that stand or fall together; half of them fail their condition.
+                other = _item(rng.randrange(30), tenant)
+                ddb.transact_write_items(
+                    TransactItems=[
+                        {"Put": {"TableName": table, "Item": other}},
+                        {
+                            "Update": {
+                                "TableName": table,
+                                "Key": key,
+                                "UpdateExpression": "SET title = :t",
+                                "ConditionExpression": "attribute_exists(pk)",
+                                "ExpressionAttributeValues": {":t": {"S": f"tx {step}"}},
+                            }
+                        },
+                    ]
+                )
+            elif action < 0.85:
+                page: dict[str, Any] = {}
+                while True:
+                    page = ddb.query(
+                        TableName=table,
+                        IndexName="gsi1",
+                        KeyConditionExpression="gsi1pk = :p",
+                        ExpressionAttributeValues={":p": {"S": f"T#{tenant}#COURSES"}},
+                        Limit=4,
+                        ScanIndexForward=rng.random() < 0.5,
+                        **(
+                            {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+                            if "LastEvaluatedKey" in page
+                            else {}
+                        ),
+                    )
+                    seen.append(("gsi", page["Items"]))
+                    if "LastEvaluatedKey" not in page:
+                        break
+            else:
+                seen.append(
+                    (
+                        "query",
+                        ddb.query(
+                            TableName=table,
+                            KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
+                            ExpressionAttributeValues={":p": item["pk"], ":s": {"S": "C"}},
+                        )["Items"],
+                    )
+                )
+        except ClientError as exc:
+            seen.append(("error", exc.response["Error"]["Code"]))
+    seen.append(("scan", ddb.scan(TableName=table)["Items"]))
+    streams = boto3.client("dynamodbstreams", region_name=REGION)
+    arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    records = streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
+    seen.append(
+        (
+            "stream",
+            [
+                (r["eventName"], r["dynamodb"]["Keys"], r["dynamodb"].get("NewImage"))
+                for r in records
+            ],
+        )
+    )
+    return seen
+
+
+def test_the_adapted_emulator_answers_every_read_write_and_transaction_as_moto_does() -> None:
+    with isolated_emulator():
+        plain = _workload(seed=7)
+    emulator.install()
+    try:
+        with isolated_emulator():
+            adapted_answers = _workload(seed=7)
+    finally:
+        emulator.uninstall()
+
+    assert ("error", "TransactionCanceledException") in plain  # failed transactions happened
+    assert len(adapted_answers) == len(plain)
+    for mine, theirs in zip(adapted_answers, plain, strict=True):
+        assert mine == theirs
+
+
+def test_transactions_no_longer_leave_copies_of_the_table_alive(adapted: None) -> None:
+    from moto.dynamodb.models.dynamo_type import Item
+
+    with isolated_emulator():
+        ddb, env = _world()
+        for n in range(50):
+            ddb.put_item(TableName=env["MAIN_TABLE"], Item=_item(n, "a"))
+        emulator.track_weakly()
+        for n in range(40):
+            ddb.transact_write_items(
+                TransactItems=[{"Put": {"TableName": env["MAIN_TABLE"], "Item": _item(n, "b")}}]
+            )
+        emulator.track_weakly()
+        gc.collect()
+        tracked: Any = getattr(Item, "instances_tracked")  # noqa: B009 - moto adds it at run time
+        live = len(list(tracked))
+        # 90 items in the table; moto alone would keep ~40 copies of 50..90 items alive.
+        assert live < 150
+        assert isinstance(tracked, WeakTracker)
+
+
+def test_a_weak_tracker_lists_live_objects_only_and_forgets_dead_references() -> None:
+    class Thing:
+        pass
+
+    keep = [Thing() for _ in range(3)]
+    tracker = WeakTracker([*keep, Thing(), Thing()])
+    tracker.append(7)  # not weakly referenceable: kept as is
+    gc.collect()
+    assert list(tracker)[:3] == keep and 7 in list(tracker)
+    assert len(tracker) == 4
+    assert tracker.prune(force=True) == 2
+
+
+class _Shard:
+    def __init__(self, start: int, count: int) -> None:
+        self.starting_sequence_number = start
+        self.items = list(range(start, start + count))
+
+
+def test_trimming_a_stream_keeps_unacknowledged_records_and_the_newest_acknowledged() -> None:
+    shard = _Shard(100, 10)  # records 100..109
+
+    assert trim_stream(shard, acknowledged=99, keep=0) == 0  # nothing acknowledged yet
+    assert trim_stream(shard, acknowledged=105, keep=2) == 4  # 100..103 go; 104, 105 stay
+    assert shard.items == [104, 105, 106, 107, 108, 109]
+    assert shard.starting_sequence_number == 104  # sequence numbers continue as before
+    assert trim_stream(shard, acknowledged=109, keep=100) == 0
+
+
+def test_the_housekeeper_trims_streams_mail_iterators_and_receipts_as_the_policy_says(
+    adapted: None,
+) -> None:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+    from moto.ses.models import ses_backends
+
+    with isolated_emulator():
+        ddb, env = _world()
+        table = env["MAIN_TABLE"]
+        for n in range(30):
+            ddb.put_item(TableName=table, Item=_item(n, "a"))
+        ses = boto3.client("sesv2", region_name=REGION)
+        for n in range(7):
+            ses.send_email(
+                FromEmailAddress="no-reply@tutorbook.example",
+                Destination={"ToAddresses": [f"u{n}@example.com"]},
+                Content={
+                    "Simple": {"Subject": {"Data": f"mail {n}"}, "Body": {"Text": {"Data": "x"}}}
+                },
+            )
+        streams = boto3.client("dynamodbstreams", region_name=REGION)
+        arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        shard_id = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0][
+            "ShardId"
+        ]
+        for _ in range(12):
+            streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, ShardIteratorType="LATEST")
+        first = int(
+            streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0][
+                "SequenceNumberRange"
+            ]["StartingSequenceNumber"]
+        )
+        acknowledged = {table: first + 19}  # the first 20 records are done with
+        keeper = Housekeeper(
+            threading.Lock(),
+            lambda: acknowledged,
+            retention=Retention(stream_records=5, mail=3, shard_iterators=4, deleted_receipts=0),
+        )
+
+        done = keeper.run_once()
+
+        assert done.stream_records == 15 and done.mail == 4 and done.shard_iterators == 8
+        assert len(dynamodbstreams_backends[DEFAULT_ACCOUNT_ID][REGION].shard_iterators) == 4
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+        assert int(shard["SequenceNumberRange"]["StartingSequenceNumber"]) == first + 15
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        assert len(streams.get_records(ShardIterator=iterator)["Records"]) == 15
+        sent = ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages
+        assert [m.subject for m in sent] == ["mail 4", "mail 5", "mail 6"]
+        assert [m["number"] for m in kept_mail(keeper.mail_dropped)] == [5, 6, 7]
+
+
+def test_queue_visibility_delay_and_redrive_behave_as_before(adapted: None) -> None:
+    with isolated_emulator():
+        env = create_resources(stage="sqs")
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = env["NOTIFICATIONS_QUEUE_URL"]
+        sqs.send_message(QueueUrl=url, MessageBody="now")
+        sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=60)
+
+        first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30)
+        assert [m["Body"] for m in first["Messages"]] == ["now"]  # "later" is delayed
+        assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+        sqs.change_message_visibility(
+            QueueUrl=url, ReceiptHandle=first["Messages"][0]["ReceiptHandle"], VisibilityTimeout=0
+        )
+        again = sqs.receive_message(QueueUrl=url, AttributeNames=["ApproximateReceiveCount"])
+        assert again["Messages"][0]["Attributes"]["ApproximateReceiveCount"] == "2"
+        counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert counts["ApproximateNumberOfMessagesDelayed"] == "1"
+        assert counts["ApproximateNumberOfMessagesNotVisible"] == "1"
