@@ -10,11 +10,9 @@ from __future__ import annotations
 import gc
 import random
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
-import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib.local import emulator
@@ -24,15 +22,6 @@ from chalicelib.local.resources import create_resources
 from tests.support.emulator import isolated_emulator
 
 REGION = "us-east-1"
-
-
-@pytest.fixture
-def adapted() -> Iterator[None]:
-    emulator.install()
-    try:
-        yield
-    finally:
-        emulator.uninstall()
 
 
 def _world() -> tuple[Any, dict[str, str]]:

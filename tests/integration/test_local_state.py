@@ -7,27 +7,16 @@ without replaying it as changes; :mod:`chalicelib.local.mail` shows every email 
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
-import pytest
 
-from chalicelib.local import emulator, state
+from chalicelib.local import state
 from chalicelib.local.mail import describe, kept_mail, mail_page, render
 from chalicelib.local.resources import create_resources
 from tests.support.emulator import isolated_emulator
 
 REGION = "us-east-1"
-
-
-@pytest.fixture
-def adapted() -> Iterator[None]:
-    emulator.install()
-    try:
-        yield
-    finally:
-        emulator.uninstall()
 
 
 def _world() -> tuple[Any, dict[str, str]]:
