@@ -9,6 +9,7 @@ index. Ending one login removes the index key, so ended logins never come back i
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -219,7 +220,9 @@ class AuthRepository:
                 actions=[
                     FamilyItem.token_hash.set(new_hash),
                     FamilyItem.previous_hash.set(presented_hash),
-                    FamilyItem.rotated_at.set(round(now.timestamp(), 3)),
+                    # Milliseconds cut, never rounded: the successor carries the whole second,
+                    # and rounding up from x.9995 s would name the next one.
+                    FamilyItem.rotated_at.set(math.floor(now.timestamp() * 1000) / 1000),
                     FamilyItem.auth_version.set(auth_version),
                     FamilyItem.last_used_at.set(iso(now)),
                 ],

@@ -373,6 +373,18 @@ def test_a_spent_refresh_token_gets_the_same_successor_within_the_grace(api, acm
     assert api.post("/auth/refresh", {"refresh_token": successor}).status == 401
 
 
+def test_the_grace_holds_for_a_rotation_in_the_last_millisecond_of_a_second(api, acme, clock):
+    # The successor carries whole seconds; the rotation's stored time must give the same second.
+    new_user(acme, "stu@acme.test", "student")
+    first = login(api, "acme", "stu@acme.test")
+    clock.now = clock.now.replace(microsecond=999_700)
+    rotated = api.post("/auth/refresh", {"refresh_token": first["refresh_token"]})
+    assert rotated.status == 200
+    again = api.post("/auth/refresh", {"refresh_token": first["refresh_token"]})
+    assert again.status == 200, again.body
+    assert again.json["refresh_token"] == rotated.json["refresh_token"]
+
+
 def test_a_login_ends_thirty_days_after_it_began(api, acme, clock):
     new_user(acme, "stu@acme.test", "student")
     tokens = login(api, "acme", "stu@acme.test")
