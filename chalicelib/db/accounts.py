@@ -165,6 +165,16 @@ class AccountRepository:
         except Cancelled as exc:
             raise Conflict("Another reset link was sent meanwhile; try again.") from exc
 
+    def decoy_reset_link(self, user_id: str) -> None:
+        """The requests :meth:`reset_link` makes (a GetItem of the pointer, then ONE
+        transaction), writing nothing: the transaction only checks that a link which cannot
+        exist does not. A forgot-password request for no account (or none that may have a link
+        now) then takes as long as one for a real account."""
+        self.current_link_hash(user_id, "reset")
+        pk, sk = keys.account_link_key(self.tenant_id, "decoy")
+        with Transaction() as tx:
+            tx.check("decoy", AccountLinkItem, pk, sk, AccountLinkItem.pk.does_not_exist())
+
     def _put_link(
         self,
         tx: Transaction,

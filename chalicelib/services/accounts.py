@@ -55,6 +55,7 @@ class AccountRepo(Protocol):
         self, user_id: str, link_hash: str, seed: str, slug: str, expires: datetime
     ) -> None: ...
     def current_link_hash(self, user_id: str, purpose: str) -> str | None: ...
+    def decoy_reset_link(self, user_id: str) -> None: ...
     def link(self, link_hash: str) -> Link | None: ...
     def use_link(
         self, link_hash: str, link: Link, password_hash: str, now: datetime
@@ -168,12 +169,13 @@ class AccountService:
             or not access.active
             or not passwords.is_usable(credential.password_hash)  # invited: use the invitation
         ):
-            accounts.current_link_hash(_NOBODY, RESET)  # the read a known account makes
+            accounts.decoy_reset_link(_NOBODY)  # the requests a known account makes
             return
         if not allowed:
             logger.info(
                 "password reset emails used up for the hour", extra={"tenant_id": tenant_id}
             )
+            accounts.decoy_reset_link(_NOBODY)
             return
         seed, link_hash = self._new_link(tenant_id)
         expires = now + timedelta(seconds=settings.password_reset_ttl_seconds)
