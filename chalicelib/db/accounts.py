@@ -27,6 +27,7 @@ from chalicelib.auth.passwords import NO_PASSWORD
 from chalicelib.clock import iso
 from chalicelib.context import Actor
 from chalicelib.db import keys
+from chalicelib.db.auth import FamilyItem
 from chalicelib.db.base import MainItem, is_condition_failure, stamp_actions
 from chalicelib.db.transactions import Cancelled, Transaction
 from chalicelib.db.users import CredentialItem, UserItem, access_of, user_from_item
@@ -257,13 +258,23 @@ class AccountRepository:
             user.auth_version = int(user.auth_version or 0) + 1
         return user_from_item(user), access_of(user)
 
-    def change_password(self, user_id: str, password_hash: str, now: datetime) -> int:
+    def change_password(
+        self, user_id: str, password_hash: str, now: datetime, *, keep_login: str | None = None
+    ) -> int:
         """A new password for a logged-in user: a GetItem of the user, then ONE transaction
-        (credential, the user's ``password_changed_at`` and a raised authorization version:
-        every login ends but the one the caller moves along). Answers the new version."""
+        (credential, the user's ``password_changed_at`` and a raised authorization version, and
+        the login ``keep_login`` moved to that version in the same step, so a refresh of it can
+        never see the user's new version before its own: every other login ends). Answers the
+        new version."""
         user = _user_item(self.tenant_id, user_id)
         if user is None:
             raise NotFound("user")
+        version = int(user.auth_version or 0) + 1
+        unchanged = (
+            UserItem.auth_version == user.auth_version
+            if user.auth_version is not None
+            else UserItem.auth_version.does_not_exist()
+        )
         c_pk, c_sk = keys.credential_key(self.tenant_id, user.email)
         try:
             with Transaction() as tx:
@@ -279,13 +290,21 @@ class AccountRepository:
                     [
                         *stamp_actions(self.actor),
                         UserItem.password_changed_at.set(iso(now)),
-                        UserItem.auth_version.add(1),
+                        UserItem.auth_version.set(version),
                     ],
-                    UserItem.pk.exists(),
+                    UserItem.pk.exists() & unchanged,
                 )
+                if keep_login is not None:
+                    f_pk, f_sk = keys.token_family_key(self.tenant_id, keep_login)
+                    tx.update(
+                        "login",
+                        FamilyItem(f_pk, f_sk),
+                        [FamilyItem.auth_version.set(version)],
+                        (FamilyItem.user_id == user_id) & (FamilyItem.revoked == False),  # noqa: E712 (a DynamoDB condition)
+                    )
         except Cancelled as exc:
-            raise Conflict("The user changed meanwhile; try again.") from exc
-        return int(user.auth_version or 0) + 1
+            raise Conflict("The user or this login changed meanwhile; try again.") from exc
+        return version
 
     # -- reset emails per account and hour -------------------------------------------------
     def count_reset_email(self, email: str, now: datetime, limit: int) -> bool:

@@ -236,21 +236,6 @@ class AuthRepository:
             raise
         return True
 
-    def advance(self, family_id: str, user_id: str, auth_version: int) -> bool:
-        """Let a login carry a newer authorization version (the login that changed the
-        password stays while the others end): ONE conditional UpdateItem."""
-        pk, sk = keys.token_family_key(self.tenant_id, family_id)
-        try:
-            FamilyItem(pk, sk).update(
-                actions=[FamilyItem.auth_version.set(auth_version)],
-                condition=(FamilyItem.user_id == user_id) & (FamilyItem.revoked == False),  # noqa: E712 (a DynamoDB condition)
-            )
-        except UpdateError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
-
     def revoke(self, family_id: str, *, user_id: str | None = None) -> bool:
         """End a login (ONE conditional UpdateItem): it can never refresh again and leaves the
         user's sessions index. With ``user_id``, only a login of that user. False: no such

@@ -60,7 +60,9 @@ class AccountRepo(Protocol):
     def use_link(
         self, link_hash: str, link: Link, password_hash: str, now: datetime
     ) -> tuple[User, Access]: ...
-    def change_password(self, user_id: str, password_hash: str, now: datetime) -> int: ...
+    def change_password(
+        self, user_id: str, password_hash: str, now: datetime, *, keep_login: str | None = None
+    ) -> int: ...
     def count_reset_email(self, email: str, now: datetime, limit: int) -> bool: ...
 
 
@@ -234,11 +236,12 @@ class AccountService:
             logger.info("password change refused", extra={"tenant_id": caller.tenant_id})
             raise Forbidden("The current password is not right.")
         auth.settle_success(user.email, window)
-        version = self.store.accounts(caller.tenant_id, caller.actor).change_password(
-            caller.user_id, passwords.hash_password(new_password), now
+        self.store.accounts(caller.tenant_id, caller.actor).change_password(
+            caller.user_id,
+            passwords.hash_password(new_password),
+            now,
+            keep_login=caller.session_id,
         )
-        if caller.session_id is not None:
-            auth.advance(caller.session_id, caller.user_id, version)
         auth.end_all(caller.user_id, keep=caller.session_id)
 
     # -- sessions ------------------------------------------------------------------------------

@@ -262,13 +262,6 @@ class FakeAuth:
         fam.rotated_at, fam.auth_version = now.timestamp(), auth_version
         return True
 
-    def advance(self, family_id: str, user_id: str, auth_version: int) -> bool:
-        fam = self.store.families.get((self.tenant_id, family_id))
-        if fam is None or fam.revoked or fam.user_id != user_id:
-            return False
-        fam.auth_version = auth_version
-        return True
-
     def revoke(self, family_id: str, *, user_id: str | None = None) -> bool:
         fam = self.store.families.get((self.tenant_id, family_id))
         if fam is None or (user_id is not None and fam.user_id != user_id):
