@@ -63,6 +63,8 @@ class Settings(BaseModel):
     aws_region: str = "us-east-1"
     #: An emulator's endpoint (the local stack and some tests); None on AWS.
     aws_endpoint_url: str | None = None
+    #: Set by the Lambda runtime; the exactly-once mailer's record keys start with it.
+    aws_lambda_function_name: str = "test-func"
 
     # Resources: the local stack's names by default (it and the tests create them from
     # infra/resources.json and set these variables); deployed stages get them from the template.

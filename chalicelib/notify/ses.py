@@ -8,7 +8,6 @@ so a duplicated queue message sends nothing more.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import boto3
@@ -53,7 +52,7 @@ class SesSender:
 def _mail_key_prefix() -> str:
     """The records' key prefix the mailer has always used (Powertools' default for the sending
     method it decorated), so records written before a deploy still count after it."""
-    function = os.getenv("AWS_LAMBDA_FUNCTION_NAME", "test-func")
+    function = get_settings().aws_lambda_function_name
     return f"{function}.chalicelib.notify.ses.OnceMailer._send_email"
 
 
