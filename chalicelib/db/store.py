@@ -12,6 +12,7 @@ from chalicelib.db.bookings import BookingRepository
 from chalicelib.db.catalog import CatalogRepository
 from chalicelib.db.directory import DynamoDirectory
 from chalicelib.db.escalation_queue import EscalationQueue
+from chalicelib.db.scheduling import SchedulingRepository
 from chalicelib.db.tenants import TenantRepository
 from chalicelib.db.users import UserRepository
 from chalicelib.models.tenants import Tenant
@@ -48,6 +49,9 @@ class DynamoStore:
 
     def catalog(self, tenant_id: str, actor: Actor) -> CatalogRepository:
         return CatalogRepository(tenant_id, actor)
+
+    def scheduling(self, tenant_id: str, actor: Actor) -> SchedulingRepository:
+        return SchedulingRepository(tenant_id, actor)
 
     def audit(self, tenant_id: str) -> AuditRepository:
         return AuditRepository(tenant_id)

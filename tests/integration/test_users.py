@@ -10,7 +10,16 @@ def test_admin_creates_users_and_email_is_unique_per_tenant(api):
     globex = new_tenant("globex")
     user = add_user(api, acme.token, "Kim@Example.com", "instructor", name="Kim")
     assert user["email"] == "kim@example.com" and user["role"] == "instructor"
-    assert set(user) == {"id", "tenant_id", "email", "name", "role", "active", "created_at"}
+    assert set(user) == {
+        "id",
+        "tenant_id",
+        "email",
+        "name",
+        "role",
+        "active",
+        "created_at",
+        "time_zone",
+    }
     r = api.post(
         "/users",
         {"email": "kim@EXAMPLE.com", "name": "Kim 2", "role": "student", "password": PASSWORD},

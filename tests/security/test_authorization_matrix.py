@@ -155,10 +155,15 @@ BODIES: dict[str, Callable[[World], Any]] = {
     },
     "assign": lambda w: {"instructor_id": w.id("instructor")},
     "reason": lambda w: {"reason": "No room that day"},
+    "availability": lambda w: {
+        "time_zone": "UTC",
+        "weekly": [{"day": "mon", "start": "09:00", "end": "17:00"}],
+    },
 }
 
 TARGETS: dict[str, Callable[[World], str]] = {
     "student": lambda w: w.id("student"),
+    "instructor": lambda w: w.id("instructor"),
     "course": lambda w: w.course,
     "draft": lambda w: w.draft,
     "module": lambda w: w.module,
