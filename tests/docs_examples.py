@@ -44,6 +44,7 @@ GUIDES = (
     "guides/idempotency.md",
     "guides/errors.md",
     "guides/cors.md",
+    "guides/scheduling.md",
 )
 #: Answer headers a guide shows when the app sends them.
 SHOWN_HEADERS = (

@@ -9,7 +9,12 @@ Key design (formats in ``db/keys.py``, "bookings" section):
   the status filter is part of the partition key, so it reads nothing else;
 * the waiting-bookings queue: the sparse ``due`` GSI (see ``db/escalation_queue.py``);
 * instructor time: one ``instructor_slot`` lock item per 15-minute block an assigned booking
-  covers (``models.bookings.slots_covering``).
+  covers (``models.bookings.slots_covering``);
+* instructor time by start: the sparse ``cal_instructor_status`` index, partition ``gsi6pk``
+  (an instructor's bookings in one status) ordered by ``start_sk`` = ``<starts_at ISO>#<id>``
+  (only bookings carry it). Access pattern: an instructor's ``assigned`` bookings that start
+  inside a range (the free-slot finder's read of taken time, one Query per instructor); it is
+  also the instructor-with-status variant of the calendar view.
 """
 
 from __future__ import annotations
@@ -58,6 +63,17 @@ class _Gsi6(GlobalSecondaryIndex["BookingItem"]):
     gsi6sk = UnicodeAttribute(range_key=True)
 
 
+class _CalInstructorStatus(GlobalSecondaryIndex["BookingItem"]):
+    """Calendar view: ``gsi6pk`` ordered by start."""
+
+    class Meta:
+        index_name = "cal_instructor_status"
+        projection = AllProjection()
+
+    gsi6pk = UnicodeAttribute(hash_key=True)
+    start_sk = UnicodeAttribute(range_key=True)
+
+
 class BookingItem(MainItem, discriminator="booking"):
     booking_id = UnicodeAttribute(attr_name="id")
     student_id = UnicodeAttribute()
@@ -82,6 +98,11 @@ class BookingItem(MainItem, discriminator="booking"):
     gsi4 = _Gsi4()
     gsi5 = _Gsi5()
     gsi6 = _Gsi6()
+
+    #: ``<starts_at ISO>#<id>``: the calendar indexes' sort key (absent on bookings written
+    #: before the calendar existed; they are not in the calendar views).
+    start_sk = UnicodeAttribute(null=True)
+    cal_instructor_status = _CalInstructorStatus()
 
     @classmethod
     def new(cls, booking: Booking, actor: Actor, *, escalate_at: datetime | None) -> BookingItem:
@@ -112,6 +133,7 @@ class BookingItem(MainItem, discriminator="booking"):
             gsi2sk=index_sk,
             gsi5pk=keys.student_bookings_pk(tid, booking.student_id, booking.status.value),
             gsi5sk=index_sk,
+            start_sk=start_key(booking.starts_at, bid),
         )
         if booking.instructor_id:
             item.gsi3pk = keys.instructor_bookings_pk(tid, booking.instructor_id)
@@ -160,6 +182,11 @@ def due_key(tenant_id: str, booking_id: str, escalate_at: datetime) -> tuple[str
     """The booking's place on the waiting queue (``due_pk`` / ``due_sk``)."""
     shard = keys.booking_due_shard(booking_id)
     return keys.booking_due_pk(shard), keys.booking_due_sk(iso(escalate_at), tenant_id, booking_id)
+
+
+def start_key(starts_at: datetime, booking_id: str) -> str:
+    """The calendar indexes' sort key: start (sortable ISO, UTC) then id."""
+    return f"{iso(starts_at)}#{booking_id}"
 
 
 def parse_time(value: str) -> datetime:

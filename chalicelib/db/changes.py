@@ -37,6 +37,7 @@ INTERNAL_ATTRIBUTES = frozenset(
         "gsi6pk",
         "gsi6sk",
         "due_pk",
+        "start_sk",
         "due_sk",
         "expires_at",
     }

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the repositories (and PynamoDB) load on a function's first 
     from chalicelib.db.catalog import CatalogRepository
     from chalicelib.db.directory import DynamoDirectory
     from chalicelib.db.escalation_queue import EscalationQueue
+    from chalicelib.db.scheduling import SchedulingRepository
     from chalicelib.db.tenants import TenantRepository
     from chalicelib.db.users import UserRepository
     from chalicelib.models.tenants import Tenant
@@ -74,6 +75,11 @@ class DynamoStore:
         from chalicelib.db.catalog import CatalogRepository
 
         return CatalogRepository(tenant_id, actor)
+
+    def scheduling(self, tenant_id: str, actor: Actor) -> SchedulingRepository:
+        from chalicelib.db.scheduling import SchedulingRepository
+
+        return SchedulingRepository(tenant_id, actor)
 
     def audit(self, tenant_id: str) -> AuditRepository:
         from chalicelib.db.audit import AuditRepository

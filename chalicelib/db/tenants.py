@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute, VersionAttribute
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib.context import Actor
@@ -11,6 +18,7 @@ from chalicelib.db.base import MainItem, is_condition_failure, stamp_actions
 from chalicelib.db.transactions import Cancelled, Transaction
 from chalicelib.db.users import CredentialItem, UserItem
 from chalicelib.errors import Conflict, NotFound
+from chalicelib.models.scheduling import DEFAULT_REMINDER_MINUTES, BookingSettings
 from chalicelib.models.tenants import Tenant
 from chalicelib.models.users import User
 
@@ -21,6 +29,12 @@ class TenantItem(MainItem, discriminator="tenant"):
     name = UnicodeAttribute()
     escalate_after_minutes = NumberAttribute(default=1440)
     version = VersionAttribute()
+    # Scheduling settings (absent on tenants made before them: the defaults).
+    time_zone = UnicodeAttribute(null=True)
+    min_notice_minutes = NumberAttribute(null=True)
+    booking_horizon_days = NumberAttribute(null=True)
+    reminder_minutes_before = NumberAttribute(null=True)
+    no_reminders = BooleanAttribute(null=True)
 
 
 class SlugItem(MainItem, discriminator="slug"):
@@ -34,6 +48,40 @@ def tenant_from_item(item: TenantItem) -> Tenant:
         name=item.name,
         escalate_after_minutes=int(item.escalate_after_minutes),
         created_at=item.created_at,
+        **scheduling_fields_of(item),
+    )
+
+
+def scheduling_fields_of(item: TenantItem) -> dict[str, Any]:
+    """The tenant's scheduling settings as the Tenant resource names them (defaults filled)."""
+    settings = booking_settings_of(item)
+    reminder: int | None = DEFAULT_REMINDER_MINUTES
+    if item.no_reminders:
+        reminder = None
+    elif item.reminder_minutes_before is not None:
+        reminder = int(item.reminder_minutes_before)
+    return {
+        "time_zone": settings.time_zone,
+        "min_notice_minutes": settings.min_notice_minutes,
+        "booking_horizon_days": settings.booking_horizon_days,
+        "reminder_minutes_before": reminder,
+    }
+
+
+def booking_settings_of(item: TenantItem) -> BookingSettings:
+    default = BookingSettings()
+    return BookingSettings(
+        time_zone=item.time_zone or default.time_zone,
+        min_notice_minutes=(
+            default.min_notice_minutes
+            if item.min_notice_minutes is None
+            else int(item.min_notice_minutes)
+        ),
+        booking_horizon_days=(
+            default.booking_horizon_days
+            if item.booking_horizon_days is None
+            else int(item.booking_horizon_days)
+        ),
     )
 
 
@@ -105,7 +153,13 @@ class TenantRepository:
         except DoesNotExist as exc:
             raise NotFound("tenant") from exc
 
-    def update(self, *, name: str | None, escalate_after_minutes: int | None) -> Tenant:
+    def update(
+        self,
+        *,
+        name: str | None,
+        escalate_after_minutes: int | None,
+        scheduling: dict[str, Any] | None = None,
+    ) -> Tenant:
         """Read, then write conditionally on the version read (a racing write answers 409)."""
         pk, sk = keys.tenant_key(self.tenant_id)
         try:
@@ -117,6 +171,13 @@ class TenantRepository:
             actions.append(TenantItem.name.set(name))
         if escalate_after_minutes is not None:
             actions.append(TenantItem.escalate_after_minutes.set(escalate_after_minutes))
+        for field, value in (scheduling or {}).items():
+            if field == "reminder_minutes_before":
+                actions.append(TenantItem.no_reminders.set(value is None))
+                if value is not None:
+                    actions.append(TenantItem.reminder_minutes_before.set(value))
+            else:
+                actions.append(getattr(TenantItem, field).set(value))
         try:
             item.update(actions=actions)
         except UpdateError as exc:

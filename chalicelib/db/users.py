@@ -17,6 +17,7 @@ from chalicelib.db.pages import decode_cursor, encode_cursor
 from chalicelib.db.transactions import Cancelled, Transaction
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.models.common import Page
+from chalicelib.models.scheduling import UNSET, Unset
 from chalicelib.models.users import Access, Role, User
 
 
@@ -37,6 +38,8 @@ class UserItem(MainItem, discriminator="user"):
     invitation_sent_at = UnicodeAttribute(null=True)
     #: Stored as ``pw_changed_at``: the change stream drops attributes named like secrets.
     password_changed_at = UnicodeAttribute(null=True, attr_name="pw_changed_at")
+    #: The user's own IANA time zone (null: the tenant's).
+    time_zone = UnicodeAttribute(null=True)
 
     @classmethod
     def new(cls, user: User, password_hash: str, actor: Actor) -> tuple[UserItem, CredentialItem]:
@@ -95,6 +98,7 @@ def user_from_item(item: UserItem) -> User:
         active=bool(item.active),
         created_at=item.created_at,
         invitation_pending=bool(item.invitation_pending),
+        time_zone=item.time_zone,
     )
 
 
@@ -165,9 +169,14 @@ class UserRepository:
         name: str | None = None,
         role: Role | None = None,
         active: bool | None = None,
+        time_zone: str | None | Unset = UNSET,
     ) -> User:
         item = self._get_item(user_id, consistent=True)
         actions = stamp_actions(self.actor)
+        if time_zone is None:
+            actions.append(UserItem.time_zone.remove())
+        elif not isinstance(time_zone, Unset):
+            actions.append(UserItem.time_zone.set(time_zone))
         if name is not None:
             actions.append(UserItem.name.set(name))
         if role is not None:

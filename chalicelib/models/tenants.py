@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, StringConstraints
 
 from chalicelib.models import examples as ex
 from chalicelib.models.auth import Tokens
 from chalicelib.models.common import JSON_INT, Email, Name, Out, Password, StrictModel
+from chalicelib.models.scheduling import TimeZoneName
 from chalicelib.models.users import User
 
 Slug = Annotated[
@@ -27,6 +28,10 @@ class Tenant(Out):
     name: str
     escalate_after_minutes: int = 1440
     created_at: datetime
+    time_zone: str = "UTC"
+    min_notice_minutes: int = 120
+    booking_horizon_days: int = 90
+    reminder_minutes_before: int | None = 1440
 
 
 class AdminIn(StrictModel):
@@ -78,3 +83,17 @@ class TenantPatchIn(StrictModel):
 
     name: Name | None = None
     escalate_after_minutes: EscalateMinutes | None = None
+    time_zone: TimeZoneName | None = None
+    min_notice_minutes: Annotated[int, Field(ge=0, le=10080), JSON_INT] | None = None
+    booking_horizon_days: Annotated[int, Field(ge=1, le=365), JSON_INT] | None = None
+    reminder_minutes_before: Annotated[int, Field(ge=15, le=10080), JSON_INT] | None = Field(
+        default=None, description="Minutes before a session its reminder goes out; null: none."
+    )
+
+    def scheduling_changes(self) -> dict[str, Any]:
+        """The scheduling settings the patch names (an explicit null reminder turns it off)."""
+        names = ("time_zone", "min_notice_minutes", "booking_horizon_days")
+        out: dict[str, Any] = {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+        if "reminder_minutes_before" in self.model_fields_set:
+            out["reminder_minutes_before"] = self.reminder_minutes_before
+        return out

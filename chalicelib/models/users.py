@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from chalicelib.models import examples as ex
 from chalicelib.models.common import (
@@ -18,6 +18,7 @@ from chalicelib.models.common import (
     Password,
     StrictModel,
 )
+from chalicelib.models.scheduling import TimeZoneName
 
 
 class Role(StrEnum):
@@ -38,6 +39,9 @@ class User(Out):
     created_at: datetime
     #: Invited and not yet accepted (no password yet; cannot log in).
     invitation_pending: bool = False
+    time_zone: str | None = Field(
+        default=None, description="IANA time zone for the user's emails; null: the tenant's."
+    )
 
 
 class CreateUserIn(StrictModel):
@@ -67,6 +71,10 @@ class UserPatchIn(StrictModel):
     name: Name | None = None
     role: Role | None = None
     active: JsonBool | None = None
+    time_zone: TimeZoneName | None = Field(
+        default=None,
+        description="The user's own IANA zone (themself only); null: the tenant's.",
+    )
 
 
 class UserListQuery(ListQuery):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from chalicelib.auth import passwords
 from chalicelib.clock import Clock, utcnow
@@ -18,7 +18,13 @@ class TenantRepo(Protocol):
     """The tenant record of one tenant (``db.tenants.TenantRepository``; a fake in unit tests)."""
 
     def get(self) -> Tenant: ...
-    def update(self, *, name: str | None, escalate_after_minutes: int | None) -> Tenant: ...
+    def update(
+        self,
+        *,
+        name: str | None,
+        escalate_after_minutes: int | None,
+        scheduling: dict[str, Any] | None = None,
+    ) -> Tenant: ...
 
 
 class SignUpService:
@@ -72,8 +78,11 @@ class TenantService:
         return self.repo.get()
 
     def update(self, patch: TenantPatchIn) -> Tenant:
-        if patch.name is None and patch.escalate_after_minutes is None:
+        scheduling = patch.scheduling_changes()
+        if patch.name is None and patch.escalate_after_minutes is None and not scheduling:
             return self.repo.get()
         return self.repo.update(
-            name=patch.name, escalate_after_minutes=patch.escalate_after_minutes
+            name=patch.name,
+            escalate_after_minutes=patch.escalate_after_minutes,
+            scheduling=scheduling,
         )

@@ -10,6 +10,7 @@ from chalicelib.context import Caller
 from chalicelib.errors import Forbidden, NotFound
 from chalicelib.ids import new_id
 from chalicelib.models.common import Page
+from chalicelib.models.scheduling import UNSET, Unset
 from chalicelib.models.users import Access, CreateUserIn, Role, User, UserPatchIn
 
 
@@ -26,6 +27,7 @@ class UserRepo(Protocol):
         name: str | None = None,
         role: Role | None = None,
         active: bool | None = None,
+        time_zone: str | None | Unset = UNSET,
     ) -> User: ...
     def list(self, *, role: Role | None, limit: int, cursor: str | None) -> Page[User]: ...
     def access(self, user_id: str, *, consistent: bool) -> Access | None: ...
@@ -75,8 +77,19 @@ class UserService:
             raise Forbidden("Nobody may change their own role or active flag.")
         if changes_rights and not self.caller.is_admin:
             raise Forbidden("Only an admin may change a role or deactivate a user.")
-        if patch.name is None and patch.role is None and patch.active is None:
+        sets_zone = "time_zone" in patch.model_fields_set
+        if sets_zone and not is_self:
+            raise Forbidden("Only the user themself may change their time zone.")
+        if patch.name is None and patch.role is None and patch.active is None and not sets_zone:
             return self.repo.get(user_id)
+        if sets_zone:
+            return self.repo.update(
+                user_id,
+                name=patch.name,
+                role=patch.role,
+                active=patch.active,
+                time_zone=patch.time_zone,
+            )
         return self.repo.update(user_id, name=patch.name, role=patch.role, active=patch.active)
 
     def end_sessions(self, user_id: str) -> None:

@@ -8,6 +8,8 @@ values are replaced by real ones from the run's own tenant (``CONFORMANCE_DATA``
   the time, so the operations reach their rules and their 200 answers;
 * body references: ``course_id`` / ``instructor_id`` name the published course and an active
   instructor, and ``starts_at`` lies in the future (rules the schema cannot express);
+* query ranges: ``to`` lies after ``from`` and within the route's longest span, and a query
+  ``course_id`` names the published course (rules between parameters the schema cannot express);
 * ``email`` holds no character of the Unicode categories the server refuses (controls,
   format, surrogate, private-use, unassigned, separators): the document describes that rule
   in words because a portable JSON Schema pattern cannot name Unicode categories;
@@ -81,12 +83,27 @@ def _real_references(case: schemathesis.Case[Any]) -> None:
     _headers(case)
     if case.query and "cursor" in case.query and _positive(case, ParameterLocation.QUERY):
         del case.query["cursor"]
+    _query(case)
     if case.path_parameters and _positive(case, ParameterLocation.PATH) and _random.random() < 0.8:
         ids: dict[str, str] = _random.choice(DATA["path_sets"])
         for name in case.path_parameters:
             if name in ids:
                 case.path_parameters[name] = ids[name]
     _body(case)
+
+
+def _query(case: schemathesis.Case[Any]) -> None:
+    query = case.query
+    if not query or not _positive(case, ParameterLocation.QUERY):
+        return
+    if "course_id" in query:
+        query["course_id"] = DATA["body"]["course_id"]
+    if "from" in query and "to" in query:
+        start = datetime.now(UTC) + timedelta(days=_random.randint(-3, 30))
+        start = start.replace(minute=0, second=0, microsecond=0)
+        end = start + timedelta(days=_random.randint(1, 14), hours=_random.randint(0, 23))
+        query["from"] = start.isoformat().replace("+00:00", "Z")
+        query["to"] = end.isoformat().replace("+00:00", "Z")
 
 
 def _headers(case: schemathesis.Case[Any]) -> None:

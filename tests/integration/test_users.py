@@ -19,8 +19,9 @@ def test_admin_creates_users_and_email_is_unique_per_tenant(api):
         "active",
         "created_at",
         "invitation_pending",
+        "time_zone",
     }
-    assert user["invitation_pending"] is False
+    assert user["invitation_pending"] is False and user["time_zone"] is None
     r = api.post(
         "/users",
         {"email": "kim@EXAMPLE.com", "name": "Kim 2", "role": "student", "password": PASSWORD},

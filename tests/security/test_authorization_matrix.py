@@ -159,10 +159,15 @@ BODIES: dict[str, Callable[[World], Any]] = {
     "reset": lambda w: {"tenant": w.slug, "token": "not-a-link-token", "password": PASSWORD},
     "wrong_pw": lambda w: {"current_password": "not the password", "new_password": PASSWORD},
     "reason": lambda w: {"reason": "No room that day"},
+    "availability": lambda w: {
+        "time_zone": "UTC",
+        "weekly": [{"day": "mon", "start": "09:00", "end": "17:00"}],
+    },
 }
 
 TARGETS: dict[str, Callable[[World], str]] = {
     "student": lambda w: w.id("student"),
+    "instructor": lambda w: w.id("instructor"),
     "course": lambda w: w.course,
     "draft": lambda w: w.draft,
     "module": lambda w: w.module,

@@ -38,6 +38,7 @@ from chalicelib.models.catalog import (
 )
 from chalicelib.models.common import Page
 from chalicelib.models.messages import OutgoingEmail, Recipient
+from chalicelib.models.scheduling import UNSET, Unset
 from chalicelib.models.tenants import Tenant
 from chalicelib.models.users import Access, Role, User
 
@@ -111,9 +112,16 @@ class FakeTenants:
         except KeyError:
             raise NotFound("tenant") from None
 
-    def update(self, *, name: str | None, escalate_after_minutes: int | None) -> Tenant:
+    def update(
+        self,
+        *,
+        name: str | None,
+        escalate_after_minutes: int | None,
+        scheduling: dict[str, Any] | None = None,
+    ) -> Tenant:
         changes = {"name": name, "escalate_after_minutes": escalate_after_minutes}
-        tenant = self.get().model_copy(update={k: v for k, v in changes.items() if v is not None})
+        update = {k: v for k, v in changes.items() if v is not None} | (scheduling or {})
+        tenant = self.get().model_copy(update=update)
         self.store.tenants_by_id[self.tenant_id] = tenant
         return tenant
 
@@ -146,12 +154,16 @@ class FakeUsers:
         name: str | None = None,
         role: Role | None = None,
         active: bool | None = None,
+        time_zone: str | None | Unset = UNSET,
     ) -> User:
         changes = {"name": name, "role": role, "active": active}
         user = self.get(user_id)
         if active is False and user.active:
             self.revoke_sessions(user_id)
-        user = user.model_copy(update={k: v for k, v in changes.items() if v is not None})
+        update: dict[str, object] = {k: v for k, v in changes.items() if v is not None}
+        if not isinstance(time_zone, Unset):
+            update["time_zone"] = time_zone
+        user = user.model_copy(update=update)
         self.store.users_by_key[(self.tenant_id, user_id)] = user
         return user
 
