@@ -361,16 +361,22 @@ class FakeCatalog:
         title: str | None = None,
         description: str | None = None,
         published: bool | None = None,
+        instructor_ids: builtins.list[str] | None = None,
     ) -> CourseRecord:
         tree = self._tree(course_id)
         changes: dict[str, Any] = {
             "title": title,
             "description": description,
             "published": published,
+            "instructor_ids": None if instructor_ids is None else tuple(instructor_ids),
         }
         tree.course = replace(tree.course, **{k: v for k, v in changes.items() if v is not None})
         self._bump(tree)
         return tree.course
+
+    def active_instructors(self, user_ids: builtins.list[str]) -> set[str]:
+        found = (self.store.users_by_key.get((self.tenant_id, uid)) for uid in user_ids)
+        return {u.id for u in found if u and u.role is Role.instructor and u.active}
 
     def delete_course(self, tree: CourseTree) -> None:
         stored = self._tree(tree.course.id)
