@@ -353,6 +353,19 @@ class BookingRepository:
         moved = current.model_copy(
             update={"starts_at": starts_at, "duration_minutes": duration_minutes}
         )
+        return self._move_time(item, actions, condition, current, moved, teacher)
+
+    def _move_time(
+        self,
+        item: BookingItem,
+        actions: builtins.list[Any],
+        condition: Condition,
+        current: Booking,
+        moved: Booking,
+        teacher: str,
+    ) -> Booking:
+        """The booking's update and its instructor's lock swap in ONE transaction."""
+        tid, bid = self.tenant_id, current.id
         old = {lock.pk: lock for lock in slot_locks(tid, current, teacher, self.actor)}
         new = {lock.pk: lock for lock in slot_locks(tid, moved, teacher, self.actor)}
         try:
