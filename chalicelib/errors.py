@@ -55,6 +55,18 @@ class InstructorUnavailable(Conflict):
     code = "instructor_unavailable"
 
 
+class NoAvailability(Conflict):
+    """No instructor who teaches the course is free at the asked time."""
+
+    code = "no_availability"
+
+
+class TooEarly(Conflict):
+    """The action belongs to a session that has not started yet."""
+
+    code = "too_early"
+
+
 class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 

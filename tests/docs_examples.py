@@ -15,9 +15,10 @@ What a guide may hold (``docs/README.md`` tells readers the same):
 
 An answer matches when the status is the same, every header it lists is sent (with the same
 value, except the ones that change every time), and the body has the same shape: the same keys,
-the same list lengths, equal values except for ids, times, tokens and cursors, which need only
-the same type. ``DOCS_WRITE=1 pytest tests/integration/test_docs_examples.py`` rewrites the
-answers that no longer match from a fresh run (review the diff).
+the same list lengths, equal values except for ids (and lists of ids), times, tokens and cursors,
+which need only the same type (and length).
+``DOCS_WRITE=1 pytest tests/integration/test_docs_examples.py`` rewrites the answers that no
+longer match from a fresh run (review the diff).
 """
 
 from __future__ import annotations
@@ -294,6 +295,9 @@ def same_shape(documented: Any, actual: Any, path: str = "$") -> list[str]:
             return [f"{path}: keys {sorted(documented)} != {sorted(actual)}"]
         out: list[str] = []
         for key in documented:
+            if key.endswith("_ids") and isinstance(documented[key], list):  # lists of ids
+                out += _same_length(documented[key], actual[key], f"{path}.{key}")
+                continue
             if _dynamic(key) and not isinstance(documented[key], dict | list):
                 if (documented[key] is None) != (actual[key] is None):
                     out.append(f"{path}.{key}: {documented[key]!r} != {actual[key]!r}")
@@ -307,6 +311,12 @@ def same_shape(documented: Any, actual: Any, path: str = "$") -> list[str]:
     if documented != actual:
         return [f"{path}: {documented!r} != {actual!r}"]
     return []
+
+
+def _same_length(documented: list[Any], actual: Any, path: str) -> list[str]:
+    if isinstance(actual, list) and len(actual) == len(documented):
+        return []
+    return [f"{path}: {documented!r} != {actual!r}"]
 
 
 def _pretty(answer: Answer) -> str:

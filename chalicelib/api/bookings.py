@@ -12,9 +12,10 @@ from chalicelib.models.bookings import (
     BookingListQuery,
     CancelIn,
     RejectIn,
+    RescheduleIn,
 )
 from chalicelib.models.common import Page
-from chalicelib.services.bookings import Action, BookingService, roles_for
+from chalicelib.services.bookings import RESCHEDULE_ROLES, Action, BookingService, roles_for
 
 api = Api(__name__, tag="bookings")
 
@@ -137,3 +138,17 @@ def reject_booking(req: Request, booking_id: str, body: RejectIn) -> Booking:
 def cancel_booking(req: Request, booking_id: str, body: CancelIn) -> Booking:
     """Cancel a booking before it is completed (its student, or an admin); frees the time."""
     return _service(req).act(Action.cancel, booking_id, reason=body.reason)
+
+
+@api.route(
+    "/bookings/{booking_id}/reschedule",
+    "POST",
+    body=RescheduleIn,
+    response=Booking,
+    roles=RESCHEDULE_ROLES,
+    errors=(404, 409),
+)
+def reschedule_booking(req: Request, booking_id: str, body: RescheduleIn) -> Booking:
+    """Move a booking to another time (its student while unassigned, or an admin); an assigned
+    instructor's time moves in one step."""
+    return _service(req).reschedule(booking_id, body)

@@ -16,6 +16,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 
+from chalicelib.clock import iso
 from chalicelib.context import Actor
 from chalicelib.db import keys
 from chalicelib.db.base import (
@@ -31,16 +32,25 @@ from chalicelib.db.booking_items import (
     booking_from_item,
     due_key,
     slot_locks,
+    start_key,
 )
 from chalicelib.db.catalog import CourseItem
 from chalicelib.db.pages import decode_cursor, encode_cursor
-from chalicelib.db.tenants import TenantItem
+from chalicelib.db.scheduling import AVAILABILITY_SK, AvailabilityItem, SchedulingRepository
+from chalicelib.db.tenants import TenantItem, booking_settings_of
 from chalicelib.db.transactions import Cancelled, Transaction
 from chalicelib.db.users import UserItem, user_from_item
 from chalicelib.errors import Conflict, InstructorUnavailable, NotFound, ValidationFailed
 from chalicelib.idempotency import run_once
-from chalicelib.models.bookings import Booking, BookingStatus, RequestContext
+from chalicelib.models.bookings import (
+    AssignContext,
+    Booking,
+    BookingStatus,
+    RequestContext,
+    RescheduleContext,
+)
 from chalicelib.models.common import Page
+from chalicelib.models.scheduling import Availability, Busy
 from chalicelib.models.users import User
 
 
@@ -71,12 +81,18 @@ class BookingRepository:
     def request_context(self, course_id: str, instructor_id: str | None) -> RequestContext:
         """The tenant's escalation delay, the course and the preferred instructor: ONE
         BatchGetItem."""
-        found = self._load(tenant=True, course_id=course_id, user_id=instructor_id)
+        found = self._load(
+            tenant=True, course_id=course_id, user_id=instructor_id, availability=True
+        )
         course = found.get("course")
+        tenant = found.get("tenant")
         return RequestContext(
-            escalate_after_minutes=_escalate_after(found.get("tenant")),
+            escalate_after_minutes=_escalate_after(tenant),
             course_published=bool(course.published) if isinstance(course, CourseItem) else None,
             instructor=_user(found.get("user")),
+            settings=booking_settings_of(tenant) if isinstance(tenant, TenantItem) else None,
+            course_instructor_ids=_teachers(course),
+            availability=_availability(found.get("availability")),
         )
 
     def get_with_escalation_delay(self, booking_id: str) -> tuple[Booking | None, int | None]:
@@ -98,15 +114,22 @@ class BookingRepository:
         tenant: bool = False,
         course_id: str | None = None,
         user_id: str | None = None,
+        availability: bool = False,
     ) -> dict[str, MainItem]:
         """The wanted items in one consistent BatchGetItem (never an outdated status or
-        version), by what they are; a malformed id finds nothing."""
+        version), by what they are; a malformed id finds nothing. ``availability`` adds the
+        user's availability document."""
         try:
             wanted = {
                 "booking": keys.booking_key(self.tenant_id, booking_id) if booking_id else None,
                 "tenant": keys.tenant_key(self.tenant_id) if tenant else None,
                 "course": keys.course_key(self.tenant_id, course_id) if course_id else None,
                 "user": keys.user_key(self.tenant_id, user_id) if user_id else None,
+                "availability": (
+                    (keys.user_key(self.tenant_id, user_id)[0], AVAILABILITY_SK)
+                    if user_id and availability
+                    else None
+                ),
             }
         except ValueError as exc:
             raise NotFound() from exc
@@ -145,6 +168,55 @@ class BookingRepository:
         return Page[Booking](
             items=items,
             next_cursor=encode_cursor(results.last_evaluated_key, tenant_id=tid, scope=scope),
+        )
+
+    # what the booking-time rules read --------------------------------------------------------
+    def assign_context(self, booking_id: str, instructor_id: str) -> AssignContext:
+        """The booking, the instructor and their availability (ONE BatchGetItem), then who
+        teaches the booking's course (ONE GetItem)."""
+        found = self._load(booking_id=booking_id, user_id=instructor_id, availability=True)
+        booking = _booking(found.get("booking"))
+        return AssignContext(
+            booking=booking,
+            instructor=_user(found.get("user")),
+            availability=_availability(found.get("availability")),
+            course_instructor_ids=self._course_teachers(booking.course_id) if booking else (),
+        )
+
+    def reschedule_context(self, booking_id: str) -> RescheduleContext:
+        """The booking and the tenant's booking settings (ONE BatchGetItem), then who teaches
+        the booking's course (ONE GetItem)."""
+        found = self._load(booking_id=booking_id, tenant=True)
+        booking = _booking(found.get("booking"))
+        tenant = found.get("tenant")
+        return RescheduleContext(
+            booking=booking,
+            settings=booking_settings_of(tenant) if isinstance(tenant, TenantItem) else None,
+            course_instructor_ids=self._course_teachers(booking.course_id) if booking else (),
+        )
+
+    def _course_teachers(self, course_id: str) -> tuple[str, ...]:
+        pk, sk = keys.course_key(self.tenant_id, course_id)
+        try:
+            item = CourseItem.get(pk, sk, attributes_to_get=["type", "instructor_ids"])
+        except CourseItem.DoesNotExist:
+            return ()
+        return _teachers(item)
+
+    def teachers(self, user_ids: builtins.list[str]) -> dict[str, tuple[User, Availability | None]]:
+        """The given users with their availability documents: ONE BatchGetItem."""
+        return SchedulingRepository(self.tenant_id, self.actor).people(user_ids)
+
+    def instructor_ids(self) -> builtins.list[str]:
+        """Every instructor of the tenant (one Query per 1 MB of the users index)."""
+        return SchedulingRepository(self.tenant_id, self.actor).instructor_ids()
+
+    def assigned_between(
+        self, instructor_id: str, start: datetime, end: datetime
+    ) -> builtins.list[Busy]:
+        """The instructor's assigned bookings that start in ``[start, end)``: ONE Query."""
+        return SchedulingRepository(self.tenant_id, self.actor).assigned_between(
+            instructor_id, start, end
         )
 
     # writes --------------------------------------------------------------------------------
@@ -250,6 +322,74 @@ class BookingRepository:
         # A transaction returns no images: read back what it wrote (strongly consistent).
         return self.get(current.id)
 
+    def reschedule(self, current: Booking, starts_at: datetime, duration_minutes: int) -> Booking:
+        """Move ``current`` to a new time if it is still in its status and version (else 409).
+
+        The start index key follows the new time. An assigned booking moves its instructor's
+        time in ONE transaction: the locks of blocks it leaves are deleted, those of blocks it
+        enters are claimed (each must not exist), the booking is updated; a block held by
+        another session cancels everything (409 ``instructor_unavailable``). Blocks both
+        times cover keep their locks (one transaction may not touch an item twice).
+        """
+        tid, bid = self.tenant_id, current.id
+        pk, sk = keys.booking_key(tid, bid)
+        item = BookingItem(pk, sk, version=current.version)
+        actions: builtins.list[Any] = [
+            *stamp_actions(self.actor),
+            BookingItem.starts_at.set(iso(starts_at)),
+            BookingItem.duration_minutes.set(duration_minutes),
+            BookingItem.start_sk.set(start_key(starts_at, bid)),
+        ]
+        condition: Condition = BookingItem.status == current.status.value
+        teacher = current.instructor_id
+        if current.status is not BookingStatus.assigned or not teacher:
+            try:
+                item.update(actions=actions, condition=condition)
+            except UpdateError as exc:
+                if is_condition_failure(exc) or is_write_conflict(exc):
+                    raise _changed_meanwhile() from exc
+                raise
+            return booking_from_item(item)
+        moved = current.model_copy(
+            update={"starts_at": starts_at, "duration_minutes": duration_minutes}
+        )
+        return self._move_time(item, actions, condition, current, moved, teacher)
+
+    def _move_time(
+        self,
+        item: BookingItem,
+        actions: builtins.list[Any],
+        condition: Condition,
+        current: Booking,
+        moved: Booking,
+        teacher: str,
+    ) -> Booking:
+        """The booking's update and its instructor's lock swap in ONE transaction."""
+        tid, bid = self.tenant_id, current.id
+        old = {lock.pk: lock for lock in slot_locks(tid, current, teacher, self.actor)}
+        new = {lock.pk: lock for lock in slot_locks(tid, moved, teacher, self.actor)}
+        try:
+            with Transaction() as tx:
+                tx.update("booking", item, actions, condition)
+                for key in old.keys() - new.keys():
+                    tx.delete(
+                        "old_slot",
+                        old[key],
+                        InstructorSlotItem.pk.does_not_exist()
+                        | (InstructorSlotItem.booking_id == bid),
+                    )
+                for key in new.keys() - old.keys():
+                    tx.save("slot", new[key], InstructorSlotItem.pk.does_not_exist())
+        except Cancelled as exc:
+            if exc.lost("booking"):
+                raise _changed_meanwhile() from exc
+            if exc.lost("slot"):  # taken, or held by a racing transaction
+                raise _unavailable() from exc
+            if exc.any_conflict:
+                raise _changed_meanwhile() from exc
+            raise
+        return self.get(bid)
+
 
 def _booking(item: MainItem | None) -> Booking | None:
     return booking_from_item(item) if isinstance(item, BookingItem) else None
@@ -257,6 +397,16 @@ def _booking(item: MainItem | None) -> Booking | None:
 
 def _user(item: MainItem | None) -> User | None:
     return user_from_item(item) if isinstance(item, UserItem) else None
+
+
+def _teachers(item: MainItem | None) -> tuple[str, ...]:
+    return tuple(item.instructor_ids or ()) if isinstance(item, CourseItem) else ()
+
+
+def _availability(item: MainItem | None) -> Availability | None:
+    if not isinstance(item, AvailabilityItem):
+        return None
+    return Availability.model_validate_json(item.document)
 
 
 def _escalate_after(item: MainItem | None) -> int | None:

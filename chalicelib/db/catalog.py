@@ -20,7 +20,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.clock import iso, utcnow
@@ -29,12 +34,14 @@ from chalicelib.db import keys
 from chalicelib.db.base import (
     CONDITION_FAILED,
     MainItem,
+    batch_get,
     is_condition_failure,
     is_write_conflict,
     stamp_actions,
 )
 from chalicelib.db.pages import decode_cursor, encode_cursor
 from chalicelib.db.transactions import Cancelled, Transaction
+from chalicelib.db.users import UserItem, user_from_item
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.models.catalog import (
     CourseRecord,
@@ -45,6 +52,7 @@ from chalicelib.models.catalog import (
     ModuleRecord,
 )
 from chalicelib.models.common import Page
+from chalicelib.models.users import Role
 
 
 class StaleTree(Conflict):
@@ -67,6 +75,8 @@ class CourseItem(CatalogItem, discriminator="course"):
     published = BooleanAttribute(default=False)
     owner_id = UnicodeAttribute()
     tree_version = NumberAttribute(default=1)
+    #: Who teaches it (absent or empty: every active instructor of the tenant).
+    instructor_ids = ListAttribute[str](null=True)
 
 
 class ModuleItem(CatalogItem, discriminator="module"):
@@ -97,6 +107,7 @@ def _course_record(item: CourseItem) -> CourseRecord:
         updated_at=item.updated_at or item.created_at or "",
         tree_version=int(item.tree_version or 1),
         deleting_since=item.deleting_at,
+        instructor_ids=tuple(item.instructor_ids or ()),
     )
 
 
@@ -126,6 +137,7 @@ def summary_of(record: CourseRecord) -> CourseSummary:
         owner_id=record.owner_id,
         created_at=record.created_at,
         updated_at=record.updated_at,
+        instructor_ids=list(record.instructor_ids),
     )
 
 
@@ -254,6 +266,7 @@ class CatalogRepository:
             published=record.published,
             owner_id=record.owner_id,
             tree_version=1,
+            instructor_ids=list(record.instructor_ids) or None,
             gsi1pk=keys.courses_index_pk(self.tenant_id),
             gsi1sk=keys.courses_index_sk(record.id),
         )
@@ -271,9 +284,14 @@ class CatalogRepository:
         title: str | None = None,
         description: str | None = None,
         published: bool | None = None,
+        instructor_ids: list[str] | None = None,
     ) -> CourseRecord:
         item = self._course_item(course_id)
         actions: list[Any] = [CourseItem.tree_version.add(1), *stamp_actions(self.actor)]
+        if instructor_ids:
+            actions.append(CourseItem.instructor_ids.set(instructor_ids))
+        elif instructor_ids is not None:
+            actions.append(CourseItem.instructor_ids.remove())
         if title is not None:
             actions.append(CourseItem.title.set(title))
         if description is not None:
@@ -302,6 +320,15 @@ class CatalogRepository:
                 raise StaleTree() from exc
             raise
         return _course_record(item)
+
+    def active_instructors(self, user_ids: list[str]) -> set[str]:
+        """Which of ``user_ids`` are active instructors of the tenant: ONE BatchGetItem."""
+        try:
+            wanted = [keys.user_key(self.tenant_id, uid) for uid in dict.fromkeys(user_ids)]
+        except ValueError:
+            return set()
+        found = (user_from_item(i) for i in batch_get(wanted) if isinstance(i, UserItem))
+        return {u.id for u in found if u.role is Role.instructor and u.active}
 
     def delete_course(self, tree: CourseTree) -> None:
         """Mark (one UpdateItem), then BatchWriteItem every item of the tree, 25 per request."""

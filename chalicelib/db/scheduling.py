@@ -83,11 +83,39 @@ class SchedulingRepository:
         return doc
 
     # what the free-slot finder reads ----------------------------------------------------------
+    def people(self, user_ids: list[str]) -> dict[str, tuple[User, Availability | None]]:
+        """The given users with their availability documents: ONE BatchGetItem."""
+        try:
+            wanted = [
+                key
+                for uid in dict.fromkeys(user_ids)
+                for key in (
+                    keys.user_key(self.tenant_id, uid),
+                    _availability_key(self.tenant_id, uid),
+                )
+            ]
+        except ValueError:
+            return {}
+        users: dict[str, User] = {}
+        docs: dict[str, Availability] = {}
+        for item in batch_get(wanted, consistent=True):
+            if isinstance(item, UserItem):
+                users[item.user_id] = user_from_item(item)
+            elif isinstance(item, AvailabilityItem):
+                docs[item.user_id] = Availability.model_validate_json(item.document)
+        return {uid: (u, docs.get(uid)) for uid, u in users.items()}
+
     def slot_context(
         self, course_id: str, user_ids: list[str]
-    ) -> tuple[BookingSettings | None, bool | None, dict[str, tuple[User, Availability | None]]]:
+    ) -> tuple[
+        BookingSettings | None,
+        bool | None,
+        tuple[str, ...],
+        dict[str, tuple[User, Availability | None]],
+    ]:
         """The tenant's booking settings, whether the course is published (``None``: no such
-        course), and the given users with their availability: ONE BatchGetItem."""
+        course), who teaches it (empty: every instructor), and the given users with their
+        availability: ONE BatchGetItem."""
         try:
             wanted = [keys.tenant_key(self.tenant_id), keys.course_key(self.tenant_id, course_id)]
             for uid in user_ids:
@@ -99,6 +127,7 @@ class SchedulingRepository:
             raise NotFound("course") from exc
         settings: BookingSettings | None = None
         published: bool | None = None
+        teachers: tuple[str, ...] = ()
         users: dict[str, User] = {}
         docs: dict[str, Availability] = {}
         for item in batch_get(wanted):
@@ -106,11 +135,13 @@ class SchedulingRepository:
                 settings = booking_settings_of(item)
             elif isinstance(item, CourseItem):
                 published = bool(item.published)
+                teachers = tuple(item.instructor_ids or ())
             elif isinstance(item, UserItem):
                 users[item.user_id] = user_from_item(item)
             elif isinstance(item, AvailabilityItem):
                 docs[item.user_id] = Availability.model_validate_json(item.document)
-        return settings, published, {uid: (u, docs.get(uid)) for uid, u in users.items()}
+        people = {uid: (u, docs.get(uid)) for uid, u in users.items()}
+        return settings, published, teachers, people
 
     def instructor_ids(self) -> list[str]:
         """Every instructor of the tenant (the users index, role prefix: one Query per 1 MB)."""
@@ -132,7 +163,7 @@ class SchedulingRepository:
             range_key_condition=BookingItem.start_sk.between(iso(start), iso(end)),
         )
         return [
-            Busy(parse_time(i.starts_at), int(i.duration_minutes))
+            Busy(parse_time(i.starts_at), int(i.duration_minutes), i.booking_id)
             for i in results
             if isinstance(i, BookingItem) and i.start_sk and i.start_sk < iso(end)
         ]

@@ -12,6 +12,7 @@ from pydantic import ConfigDict, Field, StringConstraints
 
 from chalicelib.models import examples as ex
 from chalicelib.models.common import JSON_INT, Id, ListQuery, Out, StrictModel, Timestamp
+from chalicelib.models.scheduling import Availability, BookingSettings
 from chalicelib.models.users import User
 
 
@@ -138,6 +139,11 @@ class RequestContext:
     escalate_after_minutes: int | None
     course_published: bool | None
     instructor: User | None
+    #: the tenant's booking-time rules, who teaches the course (empty: every active
+    #: instructor) and the preferred instructor's availability
+    settings: BookingSettings | None = None
+    course_instructor_ids: tuple[str, ...] = ()
+    availability: Availability | None = None
 
 
 @dataclass(frozen=True)
@@ -148,3 +154,40 @@ class DueBooking:
     booking_id: str
     status: str
     due_at: datetime
+
+
+# --- moving a booking, and what assignment and reschedule are checked against -----------------
+class RescheduleIn(StrictModel):
+    """``POST /bookings/{id}/reschedule``: a new start (and length) for the session."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"starts_at": ex.STARTS_AT, "duration_minutes": 45}]}
+    )
+
+    starts_at: Timestamp = Field(
+        description="On the 15-minute grid, after the notice period and within the horizon."
+    )
+    duration_minutes: Duration | None = Field(
+        default=None, description="A multiple of 15; leaving it out keeps the current length."
+    )
+
+
+@dataclass(frozen=True)
+class AssignContext:
+    """An assignment's reads: the booking, the instructor with their availability, and who
+    teaches the booking's course (empty: every active instructor)."""
+
+    booking: Booking | None
+    instructor: User | None
+    availability: Availability | None
+    course_instructor_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RescheduleContext:
+    """A reschedule's reads: the booking, the tenant's booking-time rules, and who teaches the
+    booking's course (empty: every active instructor)."""
+
+    booking: Booking | None
+    settings: BookingSettings | None
+    course_instructor_ids: tuple[str, ...] = ()

@@ -15,7 +15,7 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, StringConstraints
 
 from chalicelib.models import examples as ex
-from chalicelib.models.common import JSON_INT, JsonBool, ListQuery, Out, StrictModel
+from chalicelib.models.common import JSON_INT, Id, JsonBool, ListQuery, Out, StrictModel
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(max_length=5000)]
@@ -25,6 +25,16 @@ Position = Annotated[
     int,
     Field(ge=0, le=10000, description="0-based place among the siblings; past the end appends."),
     JSON_INT,
+]
+
+#: Who teaches a course: active instructors of the tenant; empty means every active instructor.
+MAX_COURSE_INSTRUCTORS = 40
+InstructorIds = Annotated[
+    list[Id],
+    Field(
+        max_length=MAX_COURSE_INSTRUCTORS,
+        description="Active instructors who teach the course; empty: every active instructor.",
+    ),
 ]
 
 #: Upper bounds that keep a course's tree small enough to read in one Query (see db/catalog.py).
@@ -62,6 +72,7 @@ class CourseSummary(Out):
     owner_id: str
     created_at: datetime
     updated_at: datetime
+    instructor_ids: list[str] = Field(default_factory=list)
 
 
 class Course(CourseSummary):
@@ -89,6 +100,7 @@ class CourseIn(StrictModel):
     title: Title
     description: Description = ""
     published: JsonBool = False
+    instructor_ids: InstructorIds = Field(default_factory=list)
 
 
 class CoursePatchIn(StrictModel):
@@ -97,6 +109,7 @@ class CoursePatchIn(StrictModel):
     title: Title | None = None
     description: Description | None = None
     published: JsonBool | None = None
+    instructor_ids: InstructorIds | None = None
 
 
 class ModuleIn(StrictModel):
@@ -174,6 +187,7 @@ class CourseRecord:
     updated_at: str
     tree_version: int = 1
     deleting_since: str | None = None  # set while a delete is under way (ISO time of the mark)
+    instructor_ids: tuple[str, ...] = ()
 
     @property
     def deleting(self) -> bool:

@@ -86,6 +86,7 @@ COURSE_SUMMARY: dict[str, Any] = {
     "owner_id": INSTRUCTOR_ID,
     "created_at": CREATED_AT,
     "updated_at": UPDATED_AT,
+    "instructor_ids": [INSTRUCTOR_ID],
 }
 COURSE: dict[str, Any] = {**COURSE_SUMMARY, "modules": [MODULE]}
 BOOKING: dict[str, Any] = {

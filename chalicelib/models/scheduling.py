@@ -216,6 +216,7 @@ class Busy:
 
     starts_at: datetime
     duration_minutes: int
+    booking_id: str | None = None
 
 
 def busy_blocks(sessions: Iterable[Busy]) -> set[datetime]:
@@ -245,6 +246,39 @@ def free_starts(
         if all((b := at + GRID * k) in available and b not in busy for k in range(need)):
             yield at
         at += GRID
+
+
+def teaches(course_instructor_ids: Iterable[str], instructor_id: str) -> bool:
+    """A course without named instructors is taught by every active instructor."""
+    named = set(course_instructor_ids)
+    return not named or instructor_id in named
+
+
+def free_at(
+    doc: Availability | None,
+    sessions: Iterable[Busy],
+    start: datetime,
+    duration_minutes: int,
+    *,
+    ignore: str | None = None,
+) -> bool:
+    """Is the instructor available for the whole ``[start, start + duration)`` and free of every
+    session (except the booking ``ignore``, when it moves) overlapping it? The free-slot rule
+    applied to one start."""
+    if doc is None:
+        return False
+    end = start + timedelta(minutes=duration_minutes)
+    available = available_blocks(doc, start, end)
+    taken = busy_blocks(s for s in sessions if ignore is None or s.booking_id != ignore)
+    found = free_starts(
+        available, taken, start=start, end=start + GRID, duration_minutes=duration_minutes
+    )
+    return next(found, None) == start
+
+
+def available_for(doc: Availability | None, start: datetime, duration_minutes: int) -> bool:
+    """The availability document covers the whole ``[start, start + duration)``."""
+    return free_at(doc, (), start, duration_minutes)
 
 
 # --- the routes' inputs and outputs ------------------------------------------------------------

@@ -8,6 +8,7 @@ that interprets the table; nothing else decides whether a transition is allowed.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,16 +18,38 @@ from typing import Any, Protocol
 from chalicelib.clock import Clock, utcnow
 from chalicelib.config import get_settings
 from chalicelib.context import Caller
-from chalicelib.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
+from chalicelib.errors import (
+    Forbidden,
+    InstructorUnavailable,
+    InvalidTransition,
+    NoAvailability,
+    NotFound,
+    TooEarly,
+    ValidationFailed,
+)
 from chalicelib.ids import new_id
 from chalicelib.models.bookings import (
     WAITING_STATES,
+    AssignContext,
     Booking,
     BookingIn,
     BookingStatus,
     RequestContext,
+    RescheduleContext,
+    RescheduleIn,
 )
 from chalicelib.models.common import Page
+from chalicelib.models.scheduling import (
+    GRID_MINUTES,
+    MAX_DURATION,
+    Availability,
+    BookingSettings,
+    Busy,
+    available_for,
+    free_at,
+    on_grid,
+    teaches,
+)
 from chalicelib.models.users import Role, User
 
 S = BookingStatus
@@ -61,6 +84,18 @@ class BookingRepo(Protocol):
         reason: str | None = None,
         claim_time: bool = False,
         release_time: bool = False,
+    ) -> Booking: ...
+    def assign_context(self, booking_id: str, instructor_id: str) -> AssignContext: ...
+    def reschedule_context(self, booking_id: str) -> RescheduleContext: ...
+    def teachers(
+        self, user_ids: builtins.list[str]
+    ) -> dict[str, tuple[User, Availability | None]]: ...
+    def instructor_ids(self) -> builtins.list[str]: ...
+    def assigned_between(
+        self, instructor_id: str, start: datetime, end: datetime
+    ) -> builtins.list[Busy]: ...
+    def reschedule(
+        self, current: Booking, starts_at: datetime, duration_minutes: int
     ) -> Booking: ...
 
 
@@ -128,6 +163,15 @@ _PARTY_ROLE: Mapping[Party, Role] = {
 }
 
 
+#: Who may move a booking to another time, and from which states (``reschedule``): its student
+#: while an admin has not assigned it yet, an admin until the session is held.
+RESCHEDULE: Mapping[Party, frozenset[BookingStatus]] = {
+    Party.booking_student: frozenset({S.requested, S.approved}),
+    Party.admin: frozenset({S.requested, S.approved, S.assigned}),
+}
+RESCHEDULE_ROLES: tuple[Role, ...] = tuple(sorted({_PARTY_ROLE[p] for p in RESCHEDULE}))
+
+
 def roles_for(action: Action) -> tuple[Role, ...]:
     """The roles that may ever take ``action`` (the route's role gate, and its OpenAPI entry)."""
     return tuple(sorted({_PARTY_ROLE[p] for p in TRANSITIONS[action].parties}))
@@ -190,11 +234,25 @@ class BookingService:
         now = self.clock()
         if body.starts_at <= now:
             raise _invalid("starts_at", "must be in the future")
+        _check_grid(body.starts_at, body.duration_minutes)
         context = self.repo.request_context(body.course_id, body.instructor_id)
         if not context.course_published:
             raise NotFound("course")  # a draft is invisible to students, as in the catalog
+        self._check_window(body.starts_at, context.settings)
         if body.instructor_id is not None:
             self._check_instructor(context.instructor, "instructor_id")
+            if not self._is_free(
+                body.instructor_id,
+                context.availability,
+                context.course_instructor_ids,
+                body.starts_at,
+                body.duration_minutes,
+            ):
+                raise _unavailable()
+        elif not self._anyone_free(
+            context.course_instructor_ids, body.starts_at, body.duration_minutes
+        ):
+            raise NoAvailability("No instructor who teaches this course is free at that time.")
         booking = Booking(
             id=new_id(),
             tenant_id=self.caller.tenant_id,
@@ -248,10 +306,12 @@ class BookingService:
         booking: Booking | None
         delay: int | None = None
         instructor: User | None = None
+        assignment: AssignContext | None = None
         if enters_waiting:
             booking, delay = self.repo.get_with_escalation_delay(booking_id)
         elif rule.claims_time and instructor_id is not None:
-            booking, instructor = self.repo.get_with_user(booking_id, instructor_id)
+            assignment = self.repo.assign_context(booking_id, instructor_id)
+            booking, instructor = assignment.booking, assignment.instructor
         else:
             booking = self.repo.get(booking_id)
         if booking is None or not may_see(self.caller, booking):
@@ -261,8 +321,16 @@ class BookingService:
             raise InvalidTransition(
                 f"Cannot {action.value} a booking that is {booking.status.value}."
             )
+        if action is Action.complete and self.clock() < booking.starts_at:
+            raise TooEarly("A session can be completed only once it has started.")
         if rule.claims_time:
             self._check_instructor(instructor, "instructor_id")
+            assert assignment is not None and instructor is not None
+            # The time locks decide overlaps; here: teaches the course and works then.
+            if not teaches(assignment.course_instructor_ids, instructor.id) or not available_for(
+                assignment.availability, booking.starts_at, booking.duration_minutes
+            ):
+                raise _unavailable()
         return self.repo.transition(
             booking,
             rule.target,
@@ -271,6 +339,103 @@ class BookingService:
             reason=reason,
             claim_time=rule.claims_time,
             release_time=rule.releases_time and booking.status is S.assigned,
+        )
+
+    # reschedule ------------------------------------------------------------------------------
+    def reschedule(self, booking_id: str, body: RescheduleIn) -> Booking:
+        """Move a booking to another time; its status stays, its version rises by one."""
+        context = self.repo.reschedule_context(booking_id)
+        booking = self._movable(context.booking)
+        starts_at = body.starts_at
+        minutes = body.duration_minutes or booking.duration_minutes
+        if starts_at <= self.clock():
+            raise _invalid("starts_at", "must be in the future")
+        _check_grid(starts_at, minutes)
+        self._check_window(starts_at, context.settings)
+        teachers = context.course_instructor_ids
+        if booking.status is S.assigned and booking.instructor_id:
+            # the instructor must teach the course and work then; the lock swap decides overlaps
+            uid = booking.instructor_id
+            user, doc = self.repo.teachers([uid]).get(uid, (None, None))
+            if (
+                user is None
+                or not teaches(teachers, uid)
+                or not available_for(doc, starts_at, minutes)
+            ):
+                raise _unavailable()
+        elif booking.requested_instructor_id:
+            uid = booking.requested_instructor_id
+            user, doc = self.repo.teachers([uid]).get(uid, (None, None))
+            if user is None or not self._is_free(uid, doc, teachers, starts_at, minutes, user=user):
+                raise _unavailable()
+        elif not self._anyone_free(teachers, starts_at, minutes):
+            raise NoAvailability("No instructor who teaches this course is free at that time.")
+        return self.repo.reschedule(booking, starts_at, minutes)
+
+    def _movable(self, booking: Booking | None) -> Booking:
+        """The booking, if the caller may move it in its present state (404, 403, 409)."""
+        if booking is None or not may_see(self.caller, booking):
+            raise NotFound("booking")
+        mine = [RESCHEDULE[p] for p in parties_of(self.caller, booking) if p in RESCHEDULE]
+        if not mine:
+            raise Forbidden("Your role may not move this booking.")
+        if booking.status not in RESCHEDULE[Party.admin]:
+            raise InvalidTransition(f"Cannot reschedule a booking that is {booking.status.value}.")
+        if not any(booking.status in states for states in mine):
+            raise Forbidden("Only an admin may move an assigned booking.")
+        return booking
+
+    # booking-time rules ----------------------------------------------------------------------
+    def _check_window(self, starts_at: datetime, settings: BookingSettings | None) -> None:
+        """At least the tenant's notice ahead, and before its horizon ends."""
+        settings = settings or BookingSettings()
+        now = self.clock()
+        if starts_at < now + timedelta(minutes=settings.min_notice_minutes):
+            raise _invalid(
+                "starts_at", f"must be at least {settings.min_notice_minutes} minutes ahead"
+            )
+        if starts_at >= now + timedelta(days=settings.booking_horizon_days):
+            raise _invalid(
+                "starts_at", f"must be within {settings.booking_horizon_days} days from now"
+            )
+
+    def _is_free(
+        self,
+        instructor_id: str,
+        doc: Availability | None,
+        course_teachers: tuple[str, ...],
+        starts_at: datetime,
+        minutes: int,
+        *,
+        user: User | None = None,
+        ignore: str | None = None,
+    ) -> bool:
+        """Teaches the course, is available for the whole session and holds no assigned
+        session overlapping it (read only when the availability allows it)."""
+        if user is not None and (user.role is not Role.instructor or not user.active):
+            return False
+        if not teaches(course_teachers, instructor_id) or not available_for(
+            doc, starts_at, minutes
+        ):
+            return False
+        end = starts_at + timedelta(minutes=minutes)
+        sessions = self.repo.assigned_between(instructor_id, starts_at - MAX_DURATION, end)
+        return free_at(doc, sessions, starts_at, minutes, ignore=ignore)
+
+    def _anyone_free(
+        self,
+        course_teachers: tuple[str, ...],
+        starts_at: datetime,
+        minutes: int,
+        *,
+        ignore: str | None = None,
+    ) -> bool:
+        """Some active instructor who teaches the course is free then."""
+        ids = list(course_teachers) or self.repo.instructor_ids()
+        people = self.repo.teachers(ids)
+        return any(
+            self._is_free(uid, doc, course_teachers, starts_at, minutes, user=user, ignore=ignore)
+            for uid, (user, doc) in sorted(people.items())
         )
 
     # helpers --------------------------------------------------------------------------------
@@ -284,6 +449,20 @@ class BookingService:
             raise NotFound("instructor")
         if user.role is not Role.instructor or not user.active:
             raise _invalid(field, "must be an active instructor of this tenant")
+
+
+def _unavailable() -> InstructorUnavailable:
+    return InstructorUnavailable("The instructor is not free at that time.")
+
+
+def _check_grid(starts_at: datetime, duration_minutes: int) -> None:
+    """Sessions start on the quarter hour (no seconds) and last whole quarter hours."""
+    if not on_grid(starts_at):
+        raise _invalid(
+            "starts_at", "must be on the 15-minute grid (:00, :15, :30, :45), no seconds"
+        )
+    if duration_minutes % GRID_MINUTES:
+        raise _invalid("duration_minutes", f"must be a multiple of {GRID_MINUTES}")
 
 
 def _escalate_at(minutes: int | None, now: datetime) -> datetime:

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from chalicelib.clock import Clock, iso, utcnow
 from chalicelib.context import Caller
-from chalicelib.errors import Conflict, Forbidden, NotFound
+from chalicelib.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.ids import new_id
 from chalicelib.models.catalog import (
     MAX_LESSONS_PER_MODULE,
@@ -78,7 +78,9 @@ class CatalogRepo(Protocol):
         title: str | None = None,
         description: str | None = None,
         published: bool | None = None,
+        instructor_ids: list[str] | None = None,
     ) -> CourseRecord: ...
+    def active_instructors(self, user_ids: list[str]) -> set[str]: ...
     def delete_course(self, tree: CourseTree) -> None: ...
     def add_module(self, course_id: str, record: ModuleRecord) -> None: ...
     def update_module(
@@ -138,6 +140,26 @@ class CatalogService:
             return False
         return self.clock() - datetime.fromisoformat(deleting_since) < _DELETE_GRACE
 
+    def _teachers(self, instructor_ids: list[str]) -> list[str]:
+        """The course's instructors, each checked to be an active instructor of the tenant
+        (422 naming the field otherwise); duplicates are dropped, order is kept."""
+        wanted = list(dict.fromkeys(instructor_ids))
+        if not wanted:
+            return []
+        active = self.repo.active_instructors(wanted)
+        details = [
+            {
+                "field": f"instructor_ids.{n}",
+                "problem": "must be an active instructor of this organisation",
+                "type": "value_error",
+            }
+            for n, uid in enumerate(instructor_ids)
+            if uid not in active
+        ]
+        if details:
+            raise ValidationFailed("The request is not valid.", details=details)
+        return wanted
+
     @staticmethod
     def _module(tree: CourseTree, module_id: str) -> ModuleRecord:
         for m in tree.modules:
@@ -149,6 +171,7 @@ class CatalogService:
     def create_course(self, body: CourseIn) -> Course:
         if self._is_student:
             raise Forbidden("Students may not create courses.")
+        teachers = self._teachers(body.instructor_ids)
         now = iso(self.clock())
         record = CourseRecord(
             id=new_id(),
@@ -158,6 +181,7 @@ class CatalogService:
             owner_id=self.caller.user_id,
             created_at=now,
             updated_at=now,
+            instructor_ids=tuple(teachers),
         )
         return course_view(CourseTree(course=self.repo.create_course(record)))
 
@@ -184,10 +208,20 @@ class CatalogService:
 
     def update_course(self, course_id: str, patch: CoursePatchIn) -> Course:
         tree = self._tree_for_write(course_id)
-        if patch.title is None and patch.description is None and patch.published is None:
+        teachers = None if patch.instructor_ids is None else self._teachers(patch.instructor_ids)
+        if (
+            patch.title is None
+            and patch.description is None
+            and patch.published is None
+            and teachers is None
+        ):
             return course_view(tree)
         tree.course = self.repo.update_course(
-            course_id, title=patch.title, description=patch.description, published=patch.published
+            course_id,
+            title=patch.title,
+            description=patch.description,
+            published=patch.published,
+            instructor_ids=teachers,
         )
         return course_view(tree)
 

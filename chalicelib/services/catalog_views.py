@@ -56,6 +56,7 @@ def course_view(tree: CourseTree) -> Course:
         owner_id=c.owner_id,
         created_at=c.created_at,
         updated_at=c.updated_at,
+        instructor_ids=list(c.instructor_ids),
         modules=[module_view(tree, m, i) for i, m in enumerate(modules)],
     )
 

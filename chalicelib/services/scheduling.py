@@ -22,6 +22,7 @@ from chalicelib.models.scheduling import (
     busy_blocks,
     floor_grid,
     free_starts,
+    teaches,
 )
 from chalicelib.models.users import Role, User
 
@@ -34,7 +35,10 @@ class SchedulingRepo(Protocol):
     def slot_context(
         self, course_id: str, user_ids: list[str]
     ) -> tuple[
-        BookingSettings | None, bool | None, dict[str, tuple[User, Availability | None]]
+        BookingSettings | None,
+        bool | None,
+        tuple[str, ...],
+        dict[str, tuple[User, Availability | None]],
     ]: ...
     def instructor_ids(self) -> list[str]: ...
     def assigned_between(
@@ -81,7 +85,7 @@ class SchedulingService:
     # free slots ------------------------------------------------------------------------------
     def slots(self, q: SlotQuery) -> SlotPage:
         ids = [q.instructor_id] if q.instructor_id else self.repo.instructor_ids()
-        settings, published, people = self.repo.slot_context(q.course_id, ids)
+        settings, published, teachers, people = self.repo.slot_context(q.course_id, ids)
         if published is None or (not published and self.caller.role is Role.student):
             raise NotFound("course")
         if q.instructor_id and q.instructor_id not in people:
@@ -95,6 +99,8 @@ class SchedulingService:
         if start < end:
             for uid, (user, doc) in sorted(people.items()):
                 if user.role is not Role.instructor or not user.active or doc is None:
+                    continue
+                if not teaches(teachers, uid):
                     continue
                 available = available_blocks(doc, start, end + duration)
                 if not available:

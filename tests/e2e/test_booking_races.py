@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import requests
 
+from tests.e2e.instructors import available_instructor
+
 N = 16
 
 
@@ -60,20 +62,24 @@ class Client:
 
 @pytest.fixture(scope="module")
 def people(local_stack) -> dict[str, Any]:
-    admin, student, instructor = (
-        Client(local_stack, r) for r in ("admin", "student", "instructor")
+    admin, student = (Client(local_stack, r) for r in ("admin", "student"))
+    # a fresh instructor per run (available around the clock), so reruns never collide
+    me = available_instructor(local_stack, admin.token)
+    instructor = Client(local_stack, "instructor")
+    instructor.token = me["token"]
+    title = f"Race {uuid.uuid4().hex[:6]}"
+    course = admin.post(
+        "/courses", {"title": title, "published": True, "instructor_ids": [me["id"]]}
     )
-    course = admin.post("/courses", {"title": f"Race {uuid.uuid4().hex[:6]}", "published": True})
     assert course.status_code == 201, course.text
-    me = instructor.get("/users/me").json()
     return {
         "admin": admin,
         "student": student,
         "instructor": instructor,
         "instructor_id": me["id"],
         "course": course.json()["id"],
-        # far in the future and unique per run, so reruns on a kept emulator never collide
-        "base": datetime(2090, 1, 1, tzinfo=UTC) + timedelta(days=uuid.uuid4().int % 100000),
+        # on the hour, inside the booking horizon
+        "base": datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=3),
     }
 
 
@@ -107,8 +113,8 @@ def test_16_concurrent_approves_make_exactly_one_winner(people):
 def test_racing_overlapping_assignments_of_one_instructor_make_one_winner(people):
     admin = people["admin"]
     start = people["base"] + timedelta(days=1)
-    # N approved bookings, each overlapping the others (staggered by 5 minutes, 60 minutes long)
-    bookings = [_book(people, start + timedelta(minutes=5 * (i % 3))) for i in range(N)]
+    # N approved bookings, each overlapping the others (staggered by 15 minutes, 60 minutes long)
+    bookings = [_book(people, start + timedelta(minutes=15 * (i % 3))) for i in range(N)]
     for b in bookings:
         assert admin.post(f"/bookings/{b['id']}/approve").status_code == 200
     body = {"instructor_id": people["instructor_id"]}
@@ -133,3 +139,38 @@ def test_racing_overlapping_assignments_of_one_instructor_make_one_winner(people
     outcome = Counter(r.status_code for r in answers)
     print(f"after cancel, 4 racing re-assignments: {dict(outcome)}")
     assert outcome == Counter({200: 1, 409: 3})
+
+
+def test_racing_reschedules_onto_one_time_make_one_winner(people):
+    """Four assigned sessions of one instructor move at once onto the same free hour: exactly
+    one lands; the others answer instructor_unavailable and keep their own time."""
+    admin = people["admin"]
+    start = people["base"] + timedelta(days=2)
+    body = {"instructor_id": people["instructor_id"]}
+    sessions = []
+    for i in range(4):
+        b = _book(people, start + timedelta(hours=2 * i))
+        assert admin.post(f"/bookings/{b['id']}/approve").status_code == 200
+        assigned = admin.post(f"/bookings/{b['id']}/assign", body)
+        assert assigned.status_code == 200, assigned.text
+        sessions.append(assigned.json())
+    target = (start + timedelta(hours=9)).isoformat().replace("+00:00", "Z")
+    answers = _race(
+        [
+            lambda bid=s["id"]: admin.post(f"/bookings/{bid}/reschedule", {"starts_at": target})
+            for s in sessions
+        ]
+    )
+    outcome = Counter(r.status_code for r in answers)
+    codes = Counter(r.json()["error"]["code"] for r in answers if r.status_code == 409)
+    print(f"\n4 racing reschedules onto one hour: {dict(outcome)} codes={dict(codes)}")
+    assert outcome == Counter({200: 1, 409: 3})
+    assert codes == Counter({"instructor_unavailable": 3})
+    for s, r in zip(sessions, answers, strict=True):
+        now = admin.get(f"/bookings/{s['id']}").json()
+        assert now == (r.json() if r.status_code == 200 else s)
+    # the winner's old time is free again: a new session there can be assigned
+    winner = next(s for s, r in zip(sessions, answers, strict=True) if r.status_code == 200)
+    again = _book(people, datetime.fromisoformat(winner["starts_at"].replace("Z", "+00:00")))
+    assert admin.post(f"/bookings/{again['id']}/approve").status_code == 200
+    assert admin.post(f"/bookings/{again['id']}/assign", body).status_code == 200

@@ -30,11 +30,15 @@ class DynamoBackend:
         self.tenant_id = world.tenant_id
         self.ids = world.ids
         self.course = world.course
+        self.now: datetime | None = None
+
+    def clock(self) -> datetime:
+        return self.now or datetime.now(UTC)
 
     def service(self, who: str) -> BookingService:
         caller = Caller(self.ids[who], self.tenant_id, ROLE_OF[who], f"hyp-{who}")
         repo = default_store().bookings(self.tenant_id, caller.actor)
-        return BookingService(caller, repo, once=request_once)
+        return BookingService(caller, repo, once=request_once, clock=self.clock)
 
     def escalate(self, booking_id: str, status: str) -> bool:
         actor = Actor(None, "hyp-escalation")

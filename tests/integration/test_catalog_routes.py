@@ -52,6 +52,7 @@ def test_build_and_read_a_whole_course(api: Api, people: People) -> None:
         "owner_id",
         "created_at",
         "updated_at",
+        "instructor_ids",
         "modules",
     }
     assert body["created_at"].endswith("Z") and body["updated_at"] >= body["created_at"]

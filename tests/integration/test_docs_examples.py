@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.api.framework import ROUTES
 from tests.docs_examples import DOCS, Answer, Request, run, write_answers
+from tests.support.clock import FixedClock
 from tests.support.eventkit import StreamTap, stream_event
 
 
@@ -23,10 +25,22 @@ def _template(path: str) -> str | None:
     return min(candidates, key=lambda p: p.count("{")) if candidates else None
 
 
-def test_every_documented_example_answers_as_documented(client: Any, aws: dict[str, str]) -> None:
+#: The guides' story happens in the weeks before their Monday sessions of January 2030 (inside
+#: the booking horizon); the first session has taken place when its instructor completes it.
+_STORY_STARTS = datetime(2029, 12, 1, tzinfo=UTC)
+_FIRST_SESSION_ENDS = datetime(2030, 1, 7, 16, 0, tzinfo=UTC)
+
+
+def test_every_documented_example_answers_as_documented(
+    client: Any, aws: dict[str, str], clock: FixedClock
+) -> None:
     tap = StreamTap(aws["MAIN_TABLE"])
 
     def send(request: Request) -> Answer:
+        if request.path.endswith("/availability") and clock.now < _STORY_STARTS:
+            clock.now = _STORY_STARTS  # the bookings guide begins
+        if request.path.endswith("/complete") and clock.now < _FIRST_SESSION_ENDS:
+            clock.now = _FIRST_SESSION_ENDS
         r = client.http.request(
             request.method, request.path, headers=request.headers, body=request.body or b""
         )

@@ -37,7 +37,7 @@ def starts(response: Any) -> list[str]:
 @pytest.fixture
 def world(api: Api, clock: Any) -> World:
     clock.now = datetime(2027, 1, 1, tzinfo=UTC)  # horizon: 90 days by default
-    w = make_world(api)
+    w = make_world(api, available=False)
     r = api.patch("/tenants/me", {"booking_horizon_days": 365}, token=w.token("admin"))
     assert r.status == 200, r.body
     return w

@@ -34,9 +34,10 @@ def password_hash() -> str:
 
 
 def next_start() -> datetime:
-    """A fresh quarter hour days ahead, so sessions made with it never overlap."""
+    """A fresh hour days ahead, so sessions made with it never overlap (inside the default
+    90-day booking horizon: the hours repeat after 1,500 bookings)."""
     base = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=3)
-    return base + timedelta(minutes=60 * next(_quarters))
+    return base + timedelta(minutes=60 * (next(_quarters) % 1500))
 
 
 @pytest.fixture(scope="module")
@@ -123,12 +124,16 @@ class World:
         caller = self.caller(who)
         return CatalogService(caller, default_store().catalog(self.tenant_id, caller.actor))
 
-    def bookings(self, who: str) -> Any:
+    def bookings(self, who: str, *, now: datetime | None = None) -> Any:
+        """The booking service as ``who``, at ``now`` (default: the real time)."""
         from chalicelib.db.store import default_store
         from chalicelib.services.bookings import BookingService
 
         caller = self.caller(who)
-        return BookingService(caller, default_store().bookings(self.tenant_id, caller.actor))
+        repo = default_store().bookings(self.tenant_id, caller.actor)
+        if now is None:
+            return BookingService(caller, repo)
+        return BookingService(caller, repo, clock=lambda: now)
 
     def add_user(self, who: str, role: str, *, token: bool = True) -> Person:
         from chalicelib.ids import new_id
@@ -171,9 +176,14 @@ class World:
         from chalicelib.models.bookings import BookingIn
         from chalicelib.services.bookings import Action
 
-        body = BookingIn(course_id=self.course, starts_at=next_start(), duration_minutes=60)
-        booking = self.bookings(student).request(body)
-        admin = self.bookings("admin")
+        start = next_start()
+        at = None
+        if state == "started":  # assigned, booked long ago for a session that has begun
+            start -= timedelta(days=100)
+            at = start - timedelta(days=3)
+        body = BookingIn(course_id=self.course, starts_at=start, duration_minutes=60)
+        booking = self.bookings(student, now=at).request(body)
+        admin = self.bookings("admin", now=at)
         steps: dict[str, list[tuple[Action, dict[str, str]]]] = {
             "requested": [],
             "approved": [(Action.approve, {})],
@@ -182,6 +192,7 @@ class World:
                 (Action.assign, {"instructor_id": self.id("instructor")}),
             ],
         }
+        steps["started"] = steps["assigned"]
         for action, extra in steps[state]:
             booking = admin.act(action, booking.id, **extra)
         return str(booking.id)
@@ -223,6 +234,10 @@ def build_world(slug: str) -> World:
         ("login", "student"),
     ]:
         world.add_user(who, role)
+    from tests.support.bookings import give_availability
+
+    for who in ("instructor", "instructor2"):
+        give_availability(tenant.id, world.id(who))
     world.users().update(world.id("deactivated"), active=False)
     world.users().update(world.id("demoted"), role=Role.student)
     world.course = world.new_course()

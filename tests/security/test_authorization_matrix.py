@@ -159,6 +159,7 @@ BODIES: dict[str, Callable[[World], Any]] = {
     "reset": lambda w: {"tenant": w.slug, "token": "not-a-link-token", "password": PASSWORD},
     "wrong_pw": lambda w: {"current_password": "not the password", "new_password": PASSWORD},
     "reason": lambda w: {"reason": "No room that day"},
+    "reschedule": lambda w: {"starts_at": next_start().isoformat().replace("+00:00", "Z")},
     "availability": lambda w: {
         "time_zone": "UTC",
         "weekly": [{"day": "mon", "start": "09:00", "end": "17:00"}],
@@ -181,6 +182,7 @@ TARGETS: dict[str, Callable[[World], str]] = {
     "new_requested": lambda w: w.new_booking("requested"),
     "new_approved": lambda w: w.new_booking("approved"),
     "new_assigned": lambda w: w.new_booking("assigned"),
+    "new_started": lambda w: w.new_booking("started"),
     "new_session": lambda w: _new_session(w),
     "new_invited": lambda w: _new_invited(w),
 }

@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 
 from chalicelib.context import Actor, Caller
 from chalicelib.models.catalog import CourseRecord
+from chalicelib.models.scheduling import Availability
 from chalicelib.models.tenants import Tenant
 from chalicelib.models.users import User
 from chalicelib.services.bookings import BookingService
-from tests.support.booking_machine import ROLE_OF, Stored
+from tests.support.booking_machine import ALWAYS, INSTRUCTORS, ROLE_OF, Stored
 from tests.unit.fakes import FakeEscalations, FakeOnce, FakeStore
 
 
@@ -41,7 +42,15 @@ class FakeBackend:
                 updated_at=now.isoformat(),
             )
         )
+        for who in INSTRUCTORS:
+            doc = Availability.model_validate(ALWAYS)
+            self.store.availability[(self.tenant_id, self.ids[who])] = doc
         self.once = FakeOnce()
+        #: the time the services see (``None``: the real time)
+        self.now: datetime | None = None
+
+    def clock(self) -> datetime:
+        return self.now or datetime.now(UTC)
 
     def _user(self, who: str, now: datetime) -> User:
         return User(
@@ -57,7 +66,7 @@ class FakeBackend:
     def service(self, who: str) -> BookingService:
         caller = Caller(self.ids[who], self.tenant_id, ROLE_OF[who], f"hyp-{who}")
         repo = self.store.bookings(self.tenant_id, caller.actor)
-        return BookingService(caller, repo, once=self.once)
+        return BookingService(caller, repo, once=self.once, clock=self.clock)
 
     def escalate(self, booking_id: str, status: str) -> bool:
         actor = Actor(None, "hyp-escalation")

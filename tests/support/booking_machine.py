@@ -16,9 +16,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Protocol
 
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multiple, rule
 
-from chalicelib.errors import Forbidden, InstructorUnavailable, InvalidTransition, NotFound
+from chalicelib.errors import (
+    Forbidden,
+    InstructorUnavailable,
+    InvalidTransition,
+    NoAvailability,
+    NotFound,
+)
 from chalicelib.models.bookings import BookingIn, slots_covering
 from chalicelib.models.users import Role
 from chalicelib.services.bookings import Action, BookingService, roles_for
@@ -33,6 +39,16 @@ ROLE_OF = {
     "other_instructor": Role.instructor,
 }
 INSTRUCTORS = ["instructor", "other_instructor"]
+
+#: Every instructor of a machine's tenant works around the clock (so only sessions decide who
+#: is free): the availability its backend gives them.
+ALWAYS = {
+    "time_zone": "UTC",
+    "weekly": [
+        {"day": d, "start": "00:00", "end": "24:00"}
+        for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    ],
+}
 
 
 @dataclass(frozen=True)
@@ -52,6 +68,7 @@ class Backend(Protocol):
     tenant_id: str
     ids: dict[str, str]
     course: str
+    now: datetime | None  # the time the services see (None: the real time)
 
     def service(self, who: str) -> BookingService: ...
     def escalate(self, booking_id: str, status: str) -> bool: ...
@@ -60,6 +77,8 @@ class Backend(Protocol):
 
 
 _epochs = itertools.count()
+#: Examples book in their own four hours from a day ahead on (inside the booking horizon).
+_ORIGIN = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
 
 
 class BookingMachine(RuleBasedStateMachine):
@@ -68,16 +87,21 @@ class BookingMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        # each example books in its own far-future fortnight, so examples never collide
-        self.base = datetime(2100, 1, 1, tzinfo=UTC) + timedelta(days=14 * next(_epochs))
+        # each example books in its own four hours, so examples never collide
+        self.base = _ORIGIN + timedelta(hours=4 * (next(_epochs) % 500))
         self.model: dict[str, dict[str, Any]] = {}
 
-    def busy(self, instructor: str, m: dict[str, Any]) -> bool:
+    def busy(
+        self,
+        instructor: str,
+        m: dict[str, Any],
+        holding: tuple[str, ...] = ("assigned", "completed"),
+    ) -> bool:
         start, end = m["start"], m["start"] + timedelta(minutes=m["minutes"])
         for other in self.model.values():
             if other is m or other["instructor"] != instructor:
                 continue
-            if other["status"] in ("assigned", "completed"):
+            if other["status"] in holding:
                 o_start = other["start"]
                 o_end = o_start + timedelta(minutes=other["minutes"])
                 if o_start < end and start < o_end:
@@ -103,11 +127,10 @@ class BookingMachine(RuleBasedStateMachine):
         quarter=st.integers(0, 8),
         minutes=st.sampled_from([15, 30, 45, 60, 90]),
     )
-    def request(self, who: str, quarter: int, minutes: int) -> str:
+    def request(self, who: str, quarter: int, minutes: int) -> Any:
         start = self.base + timedelta(minutes=15 * quarter)
         body = BookingIn(course_id=self.backend.course, starts_at=start, duration_minutes=minutes)
-        b = self.backend.service(who).request(body)
-        self.model[b.id] = {
+        m = {
             "status": "requested",
             "version": 1,
             "student": who,
@@ -116,6 +139,16 @@ class BookingMachine(RuleBasedStateMachine):
             "minutes": minutes,
             "escalated": False,
         }
+        # a request needs someone free: no assigned session of theirs overlapping it
+        nobody = all(self.busy(i, m, holding=("assigned",)) for i in INSTRUCTORS)
+        self.backend.now = self.base - timedelta(days=1)  # the session lies ahead
+        try:
+            b = self.backend.service(who).request(body)
+        except NoAvailability:
+            assert nobody, m
+            return multiple()
+        assert not nobody, m
+        self.model[b.id] = m
         return b.id
 
     @rule(
@@ -133,6 +166,7 @@ class BookingMachine(RuleBasedStateMachine):
         if action in ("reject", "cancel"):
             kwargs["reason"] = "because"
         outcome: Any = None
+        self.backend.now = self.base + timedelta(hours=4)  # every session has started
         try:
             # the route's role gate runs before the service (api/authentication.py)
             if ROLE_OF[who] not in roles_for(Action(action)):

@@ -22,10 +22,12 @@ from chalicelib.models.auth import Credential, Lockout, LoginWindow
 from chalicelib.models.auth import Family as StoredFamily
 from chalicelib.models.bookings import (
     WAITING_STATES,
+    AssignContext,
     Booking,
     BookingStatus,
     DueBooking,
     RequestContext,
+    RescheduleContext,
     slots_covering,
 )
 from chalicelib.models.catalog import (
@@ -38,7 +40,7 @@ from chalicelib.models.catalog import (
 )
 from chalicelib.models.common import Page
 from chalicelib.models.messages import OutgoingEmail, Recipient
-from chalicelib.models.scheduling import UNSET, Unset
+from chalicelib.models.scheduling import UNSET, Availability, BookingSettings, Busy, Unset
 from chalicelib.models.tenants import Tenant
 from chalicelib.models.users import Access, Role, User
 
@@ -72,6 +74,7 @@ class FakeStore:
         self.bookings_by_key: dict[tuple[str, str], Booking] = {}
         self.slot_locks: dict[tuple[str, str, str], str] = {}
         self.due: dict[tuple[str, str], datetime] = {}
+        self.availability: dict[tuple[str, str], Availability] = {}
 
     def tenant_id_for_slug(self, slug: str) -> str | None:
         return self.slugs.get(slug)
@@ -361,16 +364,22 @@ class FakeCatalog:
         title: str | None = None,
         description: str | None = None,
         published: bool | None = None,
+        instructor_ids: builtins.list[str] | None = None,
     ) -> CourseRecord:
         tree = self._tree(course_id)
         changes: dict[str, Any] = {
             "title": title,
             "description": description,
             "published": published,
+            "instructor_ids": None if instructor_ids is None else tuple(instructor_ids),
         }
         tree.course = replace(tree.course, **{k: v for k, v in changes.items() if v is not None})
         self._bump(tree)
         return tree.course
+
+    def active_instructors(self, user_ids: builtins.list[str]) -> set[str]:
+        found = (self.store.users_by_key.get((self.tenant_id, uid)) for uid in user_ids)
+        return {u.id for u in found if u and u.role is Role.instructor and u.active}
 
     def delete_course(self, tree: CourseTree) -> None:
         stored = self._tree(tree.course.id)
@@ -475,13 +484,95 @@ class FakeBookings:
     def _user(self, user_id: str | None) -> User | None:
         return self.store.users_by_key.get((self.tenant_id, user_id)) if user_id else None
 
+    def _settings(self) -> BookingSettings | None:
+        t = self.store.tenants_by_id.get(self.tenant_id)
+        if t is None:
+            return None
+        return BookingSettings(t.time_zone, t.min_notice_minutes, t.booking_horizon_days)
+
+    def _teachers(self, course_id: str) -> tuple[str, ...]:
+        tree = self.store.courses.get((self.tenant_id, course_id))
+        return tree.course.instructor_ids if tree else ()
+
+    def _availability(self, user_id: str | None) -> Availability | None:
+        return self.store.availability.get((self.tenant_id, user_id)) if user_id else None
+
     def request_context(self, course_id: str, instructor_id: str | None) -> RequestContext:
         tree = self.store.courses.get((self.tenant_id, course_id))
         return RequestContext(
             escalate_after_minutes=self._delay(),
             course_published=tree.course.published if tree else None,
             instructor=self._user(instructor_id),
+            settings=self._settings(),
+            course_instructor_ids=self._teachers(course_id),
+            availability=self._availability(instructor_id),
         )
+
+    def assign_context(self, booking_id: str, instructor_id: str) -> AssignContext:
+        booking = self._find(booking_id)
+        return AssignContext(
+            booking=booking,
+            instructor=self._user(instructor_id),
+            availability=self._availability(instructor_id),
+            course_instructor_ids=self._teachers(booking.course_id) if booking else (),
+        )
+
+    def reschedule_context(self, booking_id: str) -> RescheduleContext:
+        booking = self._find(booking_id)
+        return RescheduleContext(
+            booking=booking,
+            settings=self._settings(),
+            course_instructor_ids=self._teachers(booking.course_id) if booking else (),
+        )
+
+    def teachers(self, user_ids: builtins.list[str]) -> dict[str, tuple[User, Availability | None]]:
+        found = {uid: self._user(uid) for uid in user_ids}
+        return {uid: (u, self._availability(uid)) for uid, u in found.items() if u is not None}
+
+    def instructor_ids(self) -> builtins.list[str]:
+        return [
+            u.id
+            for (tid, _), u in sorted(self.store.users_by_key.items())
+            if tid == self.tenant_id and u.role is Role.instructor
+        ]
+
+    def assigned_between(
+        self, instructor_id: str, start: datetime, end: datetime
+    ) -> builtins.list[Busy]:
+        return [
+            Busy(b.starts_at, b.duration_minutes, b.id)
+            for (tid, _), b in sorted(self.store.bookings_by_key.items())
+            if tid == self.tenant_id
+            and b.status is BookingStatus.assigned
+            and b.instructor_id == instructor_id
+            and start <= b.starts_at < end
+        ]
+
+    def reschedule(self, current: Booking, starts_at: datetime, duration_minutes: int) -> Booking:
+        stored = self.get(current.id)
+        if (stored.status, stored.version) != (current.status, current.version):
+            raise Conflict("The booking changed meanwhile; read it again.")
+        teacher = stored.instructor_id
+        if stored.status is BookingStatus.assigned and teacher:
+            old = set(slots_covering(stored.starts_at, stored.duration_minutes))
+            new = set(slots_covering(starts_at, duration_minutes))
+            taken = [b for b in new - old if (self.tenant_id, teacher, b) in self.store.slot_locks]
+            if taken:
+                raise InstructorUnavailable("The instructor already has a session at that time.")
+            for block in old - new:
+                if self.store.slot_locks.get((self.tenant_id, teacher, block)) == stored.id:
+                    del self.store.slot_locks[(self.tenant_id, teacher, block)]
+            for block in new - old:
+                self.store.slot_locks[(self.tenant_id, teacher, block)] = stored.id
+        booking = stored.model_copy(
+            update={
+                "starts_at": starts_at,
+                "duration_minutes": duration_minutes,
+                "version": stored.version + 1,
+            }
+        )
+        self.store.bookings_by_key[(self.tenant_id, booking.id)] = booking
+        return booking
 
     def get_with_escalation_delay(self, booking_id: str) -> tuple[Booking | None, int | None]:
         return self._find(booking_id), self._delay()

@@ -10,7 +10,6 @@ refused attempt changes nothing. (The HTTP status of each outcome is checked rou
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from itertools import count
 from typing import Any
 
 import pytest
@@ -32,7 +31,6 @@ PATHS = {
     "cancelled": ["approve", "assign", "cancel"],
 }
 WITH_INSTRUCTOR = {"assigned", "completed", "cancelled"}  # cancelled after being assigned
-_hours = count()
 
 
 def expected(action: str, state: str, caller: str) -> type[DomainError] | None:
@@ -53,13 +51,17 @@ def _kwargs(action: str, backend: FakeBackend) -> dict[str, Any]:
 
 
 def booking_in(backend: FakeBackend, state: str) -> Booking:
-    start = datetime(2100, 1, 1, tzinfo=UTC) + timedelta(hours=2 * next(_hours))
+    """Booked ten days ago for a session that has started by now (so it may be completed)."""
+    backend.now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=10)
+    start = backend.now + timedelta(days=1, hours=2 * len(backend.store.bookings_by_key))
     body = BookingIn(course_id=backend.course, starts_at=start, duration_minutes=60)
     booking = backend.service("student").request(body)
     for action in PATHS[state]:
+        backend.now = None if action == "complete" else backend.now
         booking = backend.service("admin").act(
             Action(action), booking.id, **_kwargs(action, backend)
         )
+    backend.now = None
     assert booking.status.value == state
     return booking
 
