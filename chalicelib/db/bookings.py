@@ -30,6 +30,7 @@ from chalicelib.db.booking_items import (
     InstructorSlotItem,
     booking_from_item,
     due_key,
+    expiry_key,
     slot_locks,
 )
 from chalicelib.db.catalog import CourseItem
@@ -39,7 +40,7 @@ from chalicelib.db.transactions import Cancelled, Transaction
 from chalicelib.db.users import UserItem, user_from_item
 from chalicelib.errors import Conflict, InstructorUnavailable, NotFound, ValidationFailed
 from chalicelib.idempotency import run_once
-from chalicelib.models.bookings import Booking, BookingStatus, RequestContext
+from chalicelib.models.bookings import EXPIRES_FROM, Booking, BookingStatus, RequestContext
 from chalicelib.models.common import Page
 from chalicelib.models.users import User
 
@@ -203,6 +204,11 @@ class BookingRepository:
             actions += [BookingItem.due_pk.set(due_pk), BookingItem.due_sk.set(due_sk)]
         else:
             actions += [BookingItem.due_pk.remove(), BookingItem.due_sk.remove()]
+        if to in EXPIRES_FROM:  # still waiting to start: the expiry finder will look at it
+            expiry_pk, expiry_sk = expiry_key(tid, bid, current.starts_at)
+            actions += [BookingItem.expiry_pk.set(expiry_pk), BookingItem.expiry_sk.set(expiry_sk)]
+        else:
+            actions += [BookingItem.expiry_pk.remove(), BookingItem.expiry_sk.remove()]
         condition: Condition = BookingItem.status == current.status.value
         if not (claim_time or release_time):
             try:

@@ -22,10 +22,15 @@ class BookingStatus(StrEnum):
     completed = "completed"
     rejected = "rejected"
     cancelled = "cancelled"
+    #: Terminal: still ``requested`` or ``approved`` when its start passed (set by the system).
+    expired = "expired"
 
 
 #: States a booking waits in for an admin (escalated when it waits too long).
 WAITING_STATES = frozenset({BookingStatus.requested, BookingStatus.approved})
+
+#: States a booking expires from when its start passes (the expiry finder's ``expiry`` index).
+EXPIRES_FROM = WAITING_STATES
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
@@ -148,3 +153,17 @@ class DueBooking:
     booking_id: str
     status: str
     due_at: datetime
+
+
+@dataclass(frozen=True)
+class StartedBooking:
+    """A booking still waiting in ``status`` (``version``) although it started at
+    ``starts_at``: the expiry finder's find."""
+
+    tenant_id: str
+    booking_id: str
+    student_id: str
+    status: str
+    #: ``None`` for an item written without one (bulk loads); it is then compared as absent.
+    version: int | None
+    starts_at: datetime

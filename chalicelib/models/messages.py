@@ -62,6 +62,20 @@ class EscalationMessage(Message):
     correlation_id: str | None = None
 
 
+class ExpiryMessage(Message):
+    """A booking still waiting in ``status`` at ``version`` after its start (found by the
+    expiry finder)."""
+
+    tenant_id: Key
+    booking_id: Key
+    student_id: Key
+    status: Key
+    version: int | None
+    starts_at: str
+    #: One id per finder run: the expiry's audit entry carries it.
+    correlation_id: str | None = None
+
+
 class Change(BaseModel):
     """One change of a main-table item, as read from the stream (images are plain JSON
     without key attributes and without secrets)."""
