@@ -13,6 +13,7 @@ from tests.support.eventkit import (
     QueueTap,
     StreamTap,
     failures,
+    sent_emails,
     sqs_event,
     sqs_record,
     stream_event,
@@ -175,6 +176,31 @@ def test_a_malformed_expiry_message_fails_alone(api, client, aws, clock):
     poison = sqs_record('{"tenant_id": "t"}')
     assert failures(expire(client, [poison, good])) == [poison["messageId"]]
     assert world.get(booking["id"]).json["status"] == "expired"
+
+
+def test_the_student_is_emailed_once_when_a_booking_expires(api, client, aws, clock):
+    stream = StreamTap(aws["MAIN_TABLE"])
+    queue = QueueTap(aws["EXPIRY_QUEUE_URL"])
+    notifications = QueueTap(aws["NOTIFICATIONS_QUEUE_URL"])
+    world = make_world(api, "acme")
+    booking = world.booking_in("approved")
+    stream.skip()
+    clock.now = _after_start(booking)
+    find(client)
+    expire(client, queue.records())
+
+    records = stream.records()
+    # A redelivered stream batch queues the same notification again; it is sent once.
+    for _ in range(2):
+        assert (
+            failures(client.lambda_.invoke("dispatch_events", stream_event(records)).payload) == []
+        )
+    notes = [n for n in notifications.records() if "booking_expired" in n["body"]]
+    assert len(notes) == 2
+    assert failures(client.lambda_.invoke("send_notifications", sqs_event(notes)).payload) == []
+    expired = [e for e in sent_emails() if "expired" in e["subject"].lower()]
+    assert [e["to"] for e in expired] == [["student@acme.example"]]
+    assert "Algebra" in expired[0]["body"]
 
 
 # --- cost: flat in the number of bookings -------------------------------------------------------
