@@ -23,6 +23,10 @@ from chalicelib.db.base import is_condition_failure, stamp_actions
 from chalicelib.db.booking_items import BookingItem, parse_time
 from chalicelib.models.bookings import EXPIRES_FROM, BookingStatus, StartedBooking
 
+#: Any stored version: the write is conditional on status, start and index membership; PynamoDB
+#: bumps a VersionAttribute only when the item knows it has one.
+_UNREAD_VERSION = 0
+
 
 class ExpiryQueue:
     """``services.expiry.Expiries`` on the main table."""
@@ -56,7 +60,6 @@ class ExpiryQueue:
                         booking_id=booking_id,
                         student_id=item.student_id,
                         status=item.status,
-                        version=None if item.version is None else int(item.version),
                         starts_at=parse_time(starts_at),
                     )
                 )
@@ -70,12 +73,15 @@ class ExpiryQueue:
         *,
         student_id: str,
         status: str,
-        version: int | None,
         now: datetime,
         actor: Actor,
     ) -> bool:
-        """ONE conditional UpdateItem: ``expired`` if still in ``status`` at ``version``, still
-        waiting to start and started by ``now``.
+        """ONE conditional UpdateItem: ``expired`` if still in ``status``, still on the expiry
+        index and started by ``now``.
+
+        Not conditional on the version: the waiting states cannot be re-entered, and a new time
+        fails ``starts_at <= now``, so what else bumps the version meanwhile (an escalation, found
+        by the other finder in the same minute) must not make the expiry wait for the next run.
 
         Leaves both work queues (expiry and escalation), moves the status list indexes and
         stamps the write; the version rises by one. False when the booking moved on meanwhile
@@ -91,7 +97,7 @@ class ExpiryQueue:
             )
         except ValueError:
             return False
-        item = BookingItem(pk, sk) if version is None else BookingItem(pk, sk, version=version)
+        item = BookingItem(pk, sk, version=_UNREAD_VERSION)
         actions = [
             *stamp_actions(actor),
             BookingItem.status.set(BookingStatus.expired.value),
@@ -109,7 +115,7 @@ class ExpiryQueue:
             & (BookingItem.starts_at <= iso(now))
         )
         try:
-            item.update(actions=actions, condition=condition)
+            item.update(actions=actions, condition=condition, add_version_condition=False)
         except UpdateError as exc:
             if is_condition_failure(exc):
                 return False

@@ -157,13 +157,11 @@ class DueBooking:
 
 @dataclass(frozen=True)
 class StartedBooking:
-    """A booking still waiting in ``status`` (``version``) although it started at
-    ``starts_at``: the expiry finder's find."""
+    """A booking still waiting in ``status`` although it started at ``starts_at``: the expiry
+    finder's find."""
 
     tenant_id: str
     booking_id: str
     student_id: str
     status: str
-    #: ``None`` for an item written without one (bulk loads); it is then compared as absent.
-    version: int | None
     starts_at: datetime

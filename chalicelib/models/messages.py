@@ -65,14 +65,12 @@ class EscalationMessage(Message):
 
 
 class ExpiryMessage(Message):
-    """A booking still waiting in ``status`` at ``version`` after its start (found by the
-    expiry finder)."""
+    """A booking still waiting in ``status`` after its start (found by the expiry finder)."""
 
     tenant_id: Key
     booking_id: Key
     student_id: Key
     status: Key
-    version: int | None
     starts_at: str
     #: One id per finder run: the expiry's audit entry carries it.
     correlation_id: str | None = None

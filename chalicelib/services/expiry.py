@@ -3,7 +3,7 @@
 The scheduled finder reads the bookings still ``requested`` or ``approved`` whose start has
 passed, from the sparse index the bookings keep for it, and puts one message per booking on the
 expiry queue. The queue's consumer moves each to ``expired`` with one conditional write (still in
-the state and version the finder saw, still started): a race with approve, cancel or reschedule
+the state the finder saw, still waiting, still started): a race with approve, cancel or reschedule
 leaves exactly one winner, and a redelivered message changes nothing. The student's email then
 follows from the stream (the status becomes ``expired``).
 """
@@ -33,7 +33,6 @@ class Expiries(Protocol):
         *,
         student_id: str,
         status: str,
-        version: int | None,
         now: datetime,
         actor: Actor,
     ) -> bool: ...
@@ -56,7 +55,6 @@ class ExpiryService:
                 booking_id=b.booking_id,
                 student_id=b.student_id,
                 status=b.status,
-                version=b.version,
                 starts_at=iso(b.starts_at),
                 correlation_id=run,
             )
@@ -74,7 +72,6 @@ class ExpiryService:
             message.booking_id,
             student_id=message.student_id,
             status=message.status,
-            version=message.version,
             now=self.clock(),
             actor=actor,
         )
