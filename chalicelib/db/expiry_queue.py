@@ -36,7 +36,9 @@ class ExpiryQueue:
         at most ``limit``.
 
         One Query per shard of the sparse ``expiry`` index with ``expiry_sk < <now>$``: it only
-        ever reads waiting bookings that have started, however many bookings there are.
+        ever reads waiting bookings that have started, however many bookings there are. A
+        booking whose start was moved later by a writer that did not move its index keys
+        (``booking_items.expiry_key``) is read but not queued until its real start passes.
         """
         upper = keys.booking_due_sk_upto(iso(now))
         found: list[StartedBooking] = []
@@ -53,14 +55,16 @@ class ExpiryQueue:
             for item in results:
                 if not isinstance(item, BookingItem) or not item.expiry_sk:
                     continue  # pragma: no cover - only bookings are written under EXPIRY#
-                starts_at, tenant_id, booking_id = keys.parse_booking_due_sk(item.expiry_sk)
+                if parse_time(item.starts_at) > now:
+                    continue  # moved later: its index place is stale, its start is to come
+                _, tenant_id, booking_id = keys.parse_booking_due_sk(item.expiry_sk)
                 found.append(
                     StartedBooking(
                         tenant_id=tenant_id,
                         booking_id=booking_id,
                         student_id=item.student_id,
                         status=item.status,
-                        starts_at=parse_time(starts_at),
+                        starts_at=parse_time(item.starts_at),
                     )
                 )
         found.sort(key=lambda b: b.starts_at)

@@ -307,3 +307,26 @@ def test_the_local_stacks_scheduler_and_pump_expire_and_email(chalice_app, api, 
     assert world.get(booking["id"]).json["status"] == "expired"
     emails = [e for e in sent_emails()[before:] if e["to"] == ["student@acme.example"]]
     assert [e["subject"].split(":")[0] for e in emails] == ["Your booking request expired"]
+
+
+def test_a_start_moved_later_expires_at_the_new_start(api, client, aws, clock):
+    """A writer that moves a waiting booking's start (a reschedule) and not its place in the
+    expiry index: the booking is not expired at its old start, and is at its new one."""
+    from chalicelib.clock import iso
+    from chalicelib.db import keys
+    from chalicelib.db.booking_items import BookingItem
+
+    queue = QueueTap(aws["EXPIRY_QUEUE_URL"])
+    world = make_world(api, "acme")
+    booking = world.booking_in("approved")
+    later = _after_start(booking) + timedelta(days=1)
+    item = BookingItem.get(*keys.booking_key(world.tenant_id, booking["id"]))
+    item.update(actions=[BookingItem.starts_at.set(iso(later))])
+
+    clock.now = _after_start(booking)
+    assert find(client) == {"queued": 0}
+    assert world.get(booking["id"]).json["status"] == "approved"
+    clock.now = later
+    assert find(client) == {"queued": 1}
+    assert failures(expire(client, queue.records())) == []
+    assert world.get(booking["id"]).json["status"] == "expired"
