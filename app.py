@@ -7,6 +7,7 @@ from chalicelib.api import auth, bookings, courses, meta, tenants, users
 from chalicelib.api import scheduling as scheduling_api
 from chalicelib.events import audit as audit_events
 from chalicelib.events import escalation as escalation_events
+from chalicelib.events import expiry as expiry_events
 from chalicelib.events import notifications as notification_events
 
 app = Chalice(app_name="tutorbook")
@@ -18,3 +19,5 @@ app.register_blueprint(scheduling_api.api.blueprint)
 # Event functions: stream -> audit / notifications queue; queues -> SES / escalation.
 for events in (audit_events, notification_events, escalation_events):
     app.register_blueprint(events.bp)
+# Scheduled expiry: started waiting bookings -> expiry queue -> ``expired``.
+app.register_blueprint(expiry_events.bp)

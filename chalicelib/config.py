@@ -33,6 +33,7 @@ DEPLOYED_REQUIRED = (
     "idempotency_table",
     "notifications_queue_url",
     "escalation_queue_url",
+    "expiry_queue_url",
     "jwt_secret_arn",
     "email_sender",
     "app_url",
@@ -81,6 +82,8 @@ class Settings(BaseModel):
     notifications_queue_url: str = ""
     escalation_queue: str = "tutorbook-local-EscalationQueue"
     escalation_queue_url: str = ""
+    expiry_queue: str = "tutorbook-local-ExpiryQueue"
+    expiry_queue_url: str = ""
 
     # Auth.
     jwt_secret: SecretStr | None = None
@@ -133,6 +136,8 @@ class Settings(BaseModel):
     idempotency_ttl_seconds: int = 24 * 3600
     #: At most this many due bookings are queued per run of the escalation finder.
     escalation_find_limit: int = Field(default=500, ge=1, le=10000)
+    #: At most this many started bookings are queued per run of the expiry finder.
+    expiry_find_limit: int = Field(default=500, ge=1, le=10000)
 
     # Local stack (`make dev`, chalicelib/local/): ports, schedule period, state directory.
     port: int = 8000

@@ -15,6 +15,10 @@ Key design (formats in ``db/keys.py``, "bookings" section):
   (only bookings carry it). Access pattern: an instructor's ``assigned`` bookings that start
   inside a range (the free-slot finder's read of taken time, one Query per instructor); it is
   also the instructor-with-status variant of the calendar view.
+* bookings waiting to start: the sparse ``expiry`` index (see ``db/expiry_queue.py``),
+  partition ``EXPIRY#BOOKING#<shard>`` ordered by ``<starts_at>#<tid>#<bid>``; only bookings in
+  ``requested`` / ``approved`` carry its keys. Access pattern: the expiry finder's "which
+  waiting bookings have started" (one Query per shard, reading only those).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from chalicelib.clock import iso
 from chalicelib.context import Actor
 from chalicelib.db import keys
 from chalicelib.db.base import MainItem
-from chalicelib.models.bookings import Booking, BookingStatus, slots_covering
+from chalicelib.models.bookings import EXPIRES_FROM, Booking, BookingStatus, slots_covering
 
 #: Lock items outlive the session they guard by this much, then TTL removes them.
 SLOT_RETENTION = timedelta(days=7)
@@ -74,6 +78,17 @@ class _CalInstructorStatus(GlobalSecondaryIndex["BookingItem"]):
     start_sk = UnicodeAttribute(range_key=True)
 
 
+class _Expiry(GlobalSecondaryIndex["BookingItem"]):
+    """Bookings waiting to start (sparse: only ``requested`` / ``approved`` ones)."""
+
+    class Meta:
+        index_name = "expiry"
+        projection = AllProjection()
+
+    expiry_pk = UnicodeAttribute(hash_key=True)
+    expiry_sk = UnicodeAttribute(range_key=True)
+
+
 class BookingItem(MainItem, discriminator="booking"):
     booking_id = UnicodeAttribute(attr_name="id")
     student_id = UnicodeAttribute()
@@ -103,6 +118,11 @@ class BookingItem(MainItem, discriminator="booking"):
     #: before the calendar existed; they are not in the calendar views).
     start_sk = UnicodeAttribute(null=True)
     cal_instructor_status = _CalInstructorStatus()
+
+    #: Set while the booking waits (``requested`` / ``approved``), removed on any other state.
+    expiry_pk = UnicodeAttribute(null=True)
+    expiry_sk = UnicodeAttribute(null=True)
+    expiry = _Expiry()
 
     @classmethod
     def new(cls, booking: Booking, actor: Actor, *, escalate_at: datetime | None) -> BookingItem:
@@ -144,6 +164,8 @@ class BookingItem(MainItem, discriminator="booking"):
             item.gsi6sk = index_sk
         if escalate_at is not None:
             item.due_pk, item.due_sk = due_key(tid, bid, escalate_at)
+        if booking.status in EXPIRES_FROM:
+            item.expiry_pk, item.expiry_sk = expiry_key(tid, bid, booking.starts_at)
         item.stamp(actor, created=True)
         item.created_at = iso(booking.created_at)
         item.updated_at = iso(booking.updated_at)
@@ -182,6 +204,15 @@ def due_key(tenant_id: str, booking_id: str, escalate_at: datetime) -> tuple[str
     """The booking's place on the waiting queue (``due_pk`` / ``due_sk``)."""
     shard = keys.booking_due_shard(booking_id)
     return keys.booking_due_pk(shard), keys.booking_due_sk(iso(escalate_at), tenant_id, booking_id)
+
+
+def expiry_key(tenant_id: str, booking_id: str, starts_at: datetime) -> tuple[str, str]:
+    """The booking's place among the bookings waiting to start (``expiry_pk`` / ``expiry_sk``):
+    whatever changes a waiting booking's start must set these again."""
+    shard = keys.booking_due_shard(booking_id) % keys.BOOKING_EXPIRY_SHARDS
+    return keys.booking_expiry_pk(shard), keys.booking_expiry_sk(
+        iso(starts_at), tenant_id, booking_id
+    )
 
 
 def start_key(starts_at: datetime, booking_id: str) -> str:

@@ -31,6 +31,7 @@ from chalicelib.db.booking_items import (
     InstructorSlotItem,
     booking_from_item,
     due_key,
+    expiry_key,
     slot_locks,
     start_key,
 )
@@ -43,6 +44,7 @@ from chalicelib.db.users import UserItem, user_from_item
 from chalicelib.errors import Conflict, InstructorUnavailable, NotFound, ValidationFailed
 from chalicelib.idempotency import run_once
 from chalicelib.models.bookings import (
+    EXPIRES_FROM,
     AssignContext,
     Booking,
     BookingStatus,
@@ -275,6 +277,11 @@ class BookingRepository:
             actions += [BookingItem.due_pk.set(due_pk), BookingItem.due_sk.set(due_sk)]
         else:
             actions += [BookingItem.due_pk.remove(), BookingItem.due_sk.remove()]
+        if to in EXPIRES_FROM:  # still waiting to start: the expiry finder will look at it
+            expiry_pk, expiry_sk = expiry_key(tid, bid, current.starts_at)
+            actions += [BookingItem.expiry_pk.set(expiry_pk), BookingItem.expiry_sk.set(expiry_sk)]
+        else:
+            actions += [BookingItem.expiry_pk.remove(), BookingItem.expiry_sk.remove()]
         condition: Condition = BookingItem.status == current.status.value
         if not (claim_time or release_time):
             try:
@@ -340,6 +347,9 @@ class BookingRepository:
             BookingItem.duration_minutes.set(duration_minutes),
             BookingItem.start_sk.set(start_key(starts_at, bid)),
         ]
+        if current.status in EXPIRES_FROM:  # a waiting booking expires at its new start
+            expiry_pk, expiry_sk = expiry_key(tid, bid, starts_at)
+            actions += [BookingItem.expiry_pk.set(expiry_pk), BookingItem.expiry_sk.set(expiry_sk)]
         condition: Condition = BookingItem.status == current.status.value
         teacher = current.instructor_id
         if current.status is not BookingStatus.assigned or not teacher:

@@ -40,6 +40,8 @@ INTERNAL_ATTRIBUTES = frozenset(
         "start_sk",
         "due_sk",
         "expires_at",
+        "expiry_pk",
+        "expiry_sk",
     }
 )
 #: Bookkeeping of an item, not of the entity: an update that changes only these (the catalog's

@@ -166,6 +166,20 @@ def parse_booking_due_sk(due_sk: str) -> tuple[str, str, str]:
     return due_at, tenant_id, booking_id
 
 
+#: The waiting-to-start work queue (sparse ``expiry`` index) is spread over this many partitions.
+BOOKING_EXPIRY_SHARDS = 8
+
+
+def booking_expiry_pk(shard: int) -> str:
+    return f"EXPIRY#BOOKING#{int(shard)}"
+
+
+def booking_expiry_sk(starts_at_iso: str, tenant_id: str, booking_id: str) -> str:
+    """``<starts_at ISO>#<tenant>#<booking>``: a range condition on time finds the started ones
+    (read with :func:`booking_due_sk_upto` and :func:`parse_booking_due_sk`, same layout)."""
+    return f"{_part(starts_at_iso)}#{_part(tenant_id)}#{_part(booking_id)}"
+
+
 def instructor_slot_key(tenant_id: str, instructor_id: str, slot: str) -> tuple[str, str]:
     """A lock item per 15-minute block an assigned booking covers (slot ``yyyy-mm-ddThh:mm``)."""
     return (

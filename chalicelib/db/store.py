@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the repositories (and PynamoDB) load on a function's first 
     from chalicelib.db.catalog import CatalogRepository
     from chalicelib.db.directory import DynamoDirectory
     from chalicelib.db.escalation_queue import EscalationQueue
+    from chalicelib.db.expiry_queue import ExpiryQueue
     from chalicelib.db.scheduling import SchedulingRepository
     from chalicelib.db.tenants import TenantRepository
     from chalicelib.db.users import UserRepository
@@ -96,6 +97,11 @@ class DynamoStore:
         from chalicelib.db.escalation_queue import EscalationQueue
 
         return EscalationQueue()
+
+    def expiries(self) -> ExpiryQueue:
+        from chalicelib.db.expiry_queue import ExpiryQueue
+
+        return ExpiryQueue()
 
     def directory(self) -> DynamoDirectory:
         from chalicelib.db.directory import DynamoDirectory

@@ -5,7 +5,15 @@ What a newcomer finds after ``make dev`` (the README says what to try first):
 * tenant ``demo`` ("Demo Academy") with an admin, two instructors and two students, and an
   escalation time of :data:`ESCALATE_AFTER_MINUTES` minutes, so a waiting booking escalates soon;
 * a published course with two modules of two lessons each, and an unpublished draft;
-* bookings in every state (requested, approved, assigned, completed, rejected, cancelled);
+* two instructors with weekly availability in different time zones (:data:`AVAILABILITY`), so
+  ``GET /slots`` for the course shows free times from the first minute; every demo user reads
+  email times in their zone (:data:`TIME_ZONES`), the others in the tenant's
+  (:data:`TENANT_SCHEDULING`);
+* bookings in every state: requested, approved, assigned, rejected and cancelled a week ahead,
+  and two at the instructor's earliest free slot (:data:`SOON`): one left ``requested`` that
+  becomes ``expired`` once its start passes (the scheduler looks every few seconds), and one
+  ``completed`` (where completing waits for the session's start, the first seed run after it
+  completes it);
 * a second tenant ``demo-corp`` (its slug starts with the first one's) with its own admin,
   student and course, to see that tenants never see each other.
 
@@ -302,7 +310,6 @@ BOOKINGS: dict[str, list[str]] = {
     "requested": [],
     "approved": ["approve"],
     "assigned": ["approve", "assign"],
-    "completed": ["approve", "assign", "complete"],
     "rejected": ["reject"],
     "cancelled": ["cancel"],
 }
@@ -335,8 +342,6 @@ def bookings(s: Seeder) -> None:
         for action in actions:
             if action == "assign":
                 s.call("POST", f"{path}/assign", {"instructor_id": s.user_id("instructor")}, admin)
-            elif action == "complete":
-                s.call("POST", f"{path}/complete", None, s.token("instructor"))
             elif action == "reject":
                 s.call("POST", f"{path}/reject", {"reason": "No room that day."}, admin)
             elif action == "cancel":
@@ -344,6 +349,124 @@ def bookings(s: Seeder) -> None:
             else:
                 s.call("POST", f"{path}/{action}", None, admin)
         s.made(f"booking {state}")
+
+
+#: The demo tenant's zone and a short notice, so a request for the next free slot is possible.
+TENANT_SCHEDULING = {"time_zone": "Europe/London", "min_notice_minutes": 30}
+
+#: Each demo instructor's week, in their own zone (so slots differ by zone and cover most hours).
+AVAILABILITY: dict[str, dict[str, Any]] = {
+    "instructor": {
+        "time_zone": "Europe/Berlin",
+        "weekly": [
+            {"day": day, "start": "07:00", "end": "21:00"}
+            for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        ],
+        "exceptions": [],
+    },
+    "instructor2": {
+        "time_zone": "America/New_York",
+        "weekly": [
+            *(
+                {"day": day, "start": "09:00", "end": "17:00"}
+                for day in ("mon", "tue", "wed", "thu", "fri")
+            ),
+            {"day": "sat", "start": "10:00", "end": "14:00"},
+        ],
+        "exceptions": [],
+    },
+}
+
+#: The zone each demo user reads times in (set by the user themself; the others: the tenant's).
+TIME_ZONES = {"instructor": "Europe/Berlin", "instructor2": "America/New_York"}
+
+
+def scheduling(s: Seeder) -> None:
+    """The tenant's zone and notice, each instructor's availability and each user's zone."""
+    admin = s.token("admin")
+    tenant = s.call("GET", "/tenants/me", token=admin)
+    if all(tenant.get(k) == v for k, v in TENANT_SCHEDULING.items()):
+        s.found("tenant time zone")
+    else:
+        s.call("PATCH", "/tenants/me", TENANT_SCHEDULING, admin)
+        s.made("tenant time zone")
+    for key, week in AVAILABILITY.items():
+        path = f"/users/{s.user_id(key)}/availability"
+        if s.call("GET", path, token=admin) == week:
+            s.found(f"availability {key}")
+        else:
+            s.call("PUT", path, week, admin)
+            s.made(f"availability {key}")
+    for key, zone in TIME_ZONES.items():
+        token = s.token(key)
+        if s.call("GET", "/users/me", token=token).get("time_zone") == zone:
+            s.found(f"time zone {key}")
+        else:
+            s.call("PATCH", f"/users/{s.user_id(key)}", {"time_zone": zone}, token)
+            s.made(f"time zone {key}")
+
+
+#: booking note -> where a booking at the earliest free slot of ``instructor`` is taken.
+SOON: dict[str, list[str]] = {
+    "expired": [],  # left requested: it expires when its start passes
+    "completed": ["approve", "assign", "complete"],
+}
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def soon_bookings(s: Seeder) -> None:
+    """Bookings at the course's earliest free slot of ``instructor``, so expiry and completion
+    show on the first day (the slot comes from ``GET /slots``: it follows the booking rules)."""
+    admin = s.token("admin")
+    seeded = {b["note"]: b for b in s.items("/bookings", admin) if b["note"].startswith("demo: ")}
+    now = datetime.now(UTC)
+    for state in SOON:
+        booking = seeded.get(f"demo: {state}")
+        if booking is None:
+            continue
+        s.found(f"booking {state}")
+        if "complete" in SOON[state] and booking["status"] == "assigned":
+            _complete(s, booking["id"])  # too early at an earlier run
+    missing = [state for state in SOON if f"demo: {state}" not in seeded]
+    if not missing:
+        return
+    teacher = s.user_id("instructor")
+    query = (
+        f"/slots?course_id={s.ids['course']}&from={_iso(now.replace(microsecond=0))}"
+        f"&to={_iso(now.replace(microsecond=0) + timedelta(days=7))}&duration_minutes=60"
+    )
+    slots = [
+        x for x in s.call("GET", query, token=admin)["items"] if teacher in x["instructor_ids"]
+    ]
+    if not slots:
+        s.result.warnings.append("no free slot of the demo instructor this week: nothing soon")
+        return
+    start = slots[0]["starts_at"]
+    for state in missing:
+        body = {"course_id": s.ids["course"], "starts_at": start, "duration_minutes": 60}
+        booking = s.call(
+            "POST", "/bookings", dict(body, note=f"demo: {state}"), s.token("student2")
+        )
+        for action in SOON[state]:
+            if action == "complete":
+                _complete(s, booking["id"])
+                continue
+            extra = {"instructor_id": teacher} if action == "assign" else None
+            s.call("POST", f"/bookings/{booking['id']}/{action}", extra, admin)
+        s.made(f"booking {state}")
+
+
+def _complete(s: Seeder, booking_id: str) -> None:
+    """The instructor completes the session; before its start that is refused (409
+    ``too_early``) and the booking stays assigned until a seed run after its start."""
+    path = f"/bookings/{booking_id}/complete"
+    status, body = s.api("POST", path, None, s.token("instructor"))
+    too_early = status == 409 and isinstance(body, dict) and body["error"]["code"] == "too_early"
+    if status >= 300 and not too_early:
+        raise SeedError(f"POST {path} answered {status}: {body}")
 
 
 def second_tenant(s: Seeder) -> None:
@@ -380,7 +503,9 @@ STEPS: list[Callable[[Seeder], None]] = [
     invited_user,
     short_escalation,
     catalog,
+    scheduling,
     bookings,
+    soon_bookings,
     second_tenant,
 ]
 

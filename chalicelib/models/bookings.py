@@ -23,10 +23,15 @@ class BookingStatus(StrEnum):
     completed = "completed"
     rejected = "rejected"
     cancelled = "cancelled"
+    #: Terminal: still ``requested`` or ``approved`` when its start passed (set by the system).
+    expired = "expired"
 
 
 #: States a booking waits in for an admin (escalated when it waits too long).
 WAITING_STATES = frozenset({BookingStatus.requested, BookingStatus.approved})
+
+#: States a booking expires from when its start passes (the expiry finder's ``expiry`` index).
+EXPIRES_FROM = WAITING_STATES
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
@@ -191,3 +196,15 @@ class RescheduleContext:
     booking: Booking | None
     settings: BookingSettings | None
     course_instructor_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StartedBooking:
+    """A booking still waiting in ``status`` although it started at ``starts_at``: the expiry
+    finder's find."""
+
+    tenant_id: str
+    booking_id: str
+    student_id: str
+    status: str
+    starts_at: datetime

@@ -30,6 +30,8 @@ class NotificationKind(StrEnum):
     user_invited = "user_invited"
     password_reset_requested = "password_reset_requested"
     password_changed = "password_changed"
+    booking_rescheduled = "booking_rescheduled"
+    booking_expired = "booking_expired"
 
 
 class NotificationMessage(Message):
@@ -59,6 +61,18 @@ class EscalationMessage(Message):
     status: Key
     due_at: str
     #: One id per finder run: the escalation's audit entry carries it.
+    correlation_id: str | None = None
+
+
+class ExpiryMessage(Message):
+    """A booking still waiting in ``status`` after its start (found by the expiry finder)."""
+
+    tenant_id: Key
+    booking_id: Key
+    student_id: Key
+    status: Key
+    starts_at: str
+    #: One id per finder run: the expiry's audit entry carries it.
     correlation_id: str | None = None
 
 
@@ -99,6 +113,19 @@ class Recipient(BaseModel):
     user_id: str
     name: str
     email: str
+    #: The person's own IANA time zone; ``None``: the tenant's is used.
+    time_zone: str | None = None
+
+
+class Found(BaseModel):
+    """What one directory read answers: people by id, the course's title, the tenant's zone."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    people: dict[str, Recipient]
+    course_title: str | None = None
+    #: The tenant's IANA time zone (the zone of a recipient without one of their own).
+    time_zone: str = "UTC"
 
 
 class OutgoingEmail(BaseModel):

@@ -43,3 +43,8 @@ def notifications_queue() -> QueuePublisher:
 def escalation_queue() -> QueuePublisher:
     s = get_settings()
     return QueuePublisher(s.escalation_queue_url, s.escalation_queue)
+
+
+def expiry_queue() -> QueuePublisher:
+    s = get_settings()
+    return QueuePublisher(s.expiry_queue_url, s.expiry_queue)

@@ -23,6 +23,7 @@ from chalicelib.models.audit import AuditAction, EntityType
 from chalicelib.models.bookings import BookingStatus
 from chalicelib.models.messages import (
     Change,
+    Found,
     NotificationKind,
     NotificationMessage,
     OutgoingEmail,
@@ -36,7 +37,11 @@ _STATUS_KINDS: dict[str, NotificationKind] = {
     BookingStatus.completed: NotificationKind.booking_completed,
     BookingStatus.rejected: NotificationKind.booking_rejected,
     BookingStatus.cancelled: NotificationKind.booking_cancelled,
+    BookingStatus.expired: NotificationKind.booking_expired,
 }
+
+#: What a reschedule changes: a booking's time (its status stays as it is).
+_TIME_FIELDS = ("starts_at", "duration_minutes")
 
 
 #: The main table's ``type`` of a link item (invitation, password reset): never audited.
@@ -45,6 +50,8 @@ _LINK_PAGES = {
     NotificationKind.user_invited: "accept-invite",
     NotificationKind.password_reset_requested: "reset-password",
 }
+#: Account emails that show a time (so they need the recipient's zone).
+_TIMED_ACCOUNT_KINDS = frozenset({NotificationKind.password_changed})
 _ACCOUNT_KINDS = frozenset(
     {
         NotificationKind.user_welcome,
@@ -73,6 +80,10 @@ def _kinds(change: Change) -> list[NotificationKind]:
             kinds.append(_STATUS_KINDS[status])
         if after.get("escalated_at") and after.get("escalated_at") != before.get("escalated_at"):
             kinds.append(NotificationKind.booking_escalated)
+        if status == before.get("status") and any(
+            after.get(f) != before.get(f) for f in _TIME_FIELDS
+        ):
+            kinds.append(NotificationKind.booking_rescheduled)
         return kinds
     return _account_kinds(change)
 
@@ -130,9 +141,9 @@ class Directory(Protocol):
     """Who people are and what a course is called, one tenant at a time
     (``db.directory.DynamoDirectory``; a fake in unit tests)."""
 
-    def lookup(
-        self, tenant_id: str, user_ids: list[str], course_id: str | None
-    ) -> tuple[dict[str, Recipient], str | None]: ...
+    def lookup(self, tenant_id: str, user_ids: list[str], course_id: str | None) -> Found:
+        """The people, the course's title and the tenant's time zone: one read."""
+        ...
 
     def active_admins(self, tenant_id: str) -> list[Recipient]: ...
 
@@ -168,8 +179,11 @@ class NotificationService:
         return Delivery(message.id, sent, len(emails) - sent, len(emails))
 
     def render(self, message: NotificationMessage) -> list[OutgoingEmail]:
+        """One email per recipient, every time in it in the recipient's zone (theirs, else the
+        tenant's, which comes with the people in the same read)."""
         entity, previous = message.entity, message.previous or {}
         link: str | None = None
+        found: Found
         if message.kind in _LINK_PAGES:
             # A link item: the user it is for, who sent it, and the link (its token derived
             # again from the item's seed: the token itself was never stored or queued).
@@ -177,19 +191,21 @@ class NotificationService:
             wanted = [user_id]
             if message.actor_id and message.actor_id != user_id:
                 wanted.append(message.actor_id)
-            people, _ = self.directory.lookup(message.tenant_id, wanted, None)
-            if user_id not in people:
+            found = self.directory.lookup(message.tenant_id, wanted, None)
+            if user_id not in found.people:
                 raise UnknownRecipient(f"user {user_id} of a link")
-            recipients = [people[user_id]]
-            course_title = None
+            recipients = [found.people[user_id]]
             link = _link_url(message, _LINK_PAGES[message.kind])
         elif message.kind in _ACCOUNT_KINDS:
             person = _recipient(entity)
-            people = {}
-            course_title = None
-            if message.actor_id and message.actor_id != person.user_id:  # who did it
-                people, _ = self.directory.lookup(message.tenant_id, [message.actor_id], None)
-            people[person.user_id] = person
+            actor = message.actor_id if message.actor_id != person.user_id else None
+            if actor or (message.kind in _TIMED_ACCOUNT_KINDS and not person.time_zone):
+                # Who did it, and the tenant's zone, in one read (none for a welcome, which
+                # shows no time, or when the user has a zone of their own and acted alone).
+                found = self.directory.lookup(message.tenant_id, [actor] if actor else [], None)
+            else:
+                found = Found(people={})
+            found = found.model_copy(update={"people": {**found.people, person.user_id: person}})
             recipients = [person]
         else:
             student_id = _required(entity, "student_id")
@@ -197,19 +213,20 @@ class NotificationService:
             wanted = [i for i in (student_id, instructor_id) if i]
             if message.actor_id and message.actor_id not in wanted:
                 wanted.append(message.actor_id)
-            people, course_title = self.directory.lookup(
-                message.tenant_id, wanted, entity.get("course_id")
-            )
-            if student_id not in people:
+            found = self.directory.lookup(message.tenant_id, wanted, entity.get("course_id"))
+            if student_id not in found.people:
                 raise UnknownRecipient(f"student {student_id} of booking {message.entity_id}")
-            recipients = self._booking_recipients(message, people, student_id, instructor_id)
+            recipients = self._booking_recipients(message, found.people, student_id, instructor_id)
+        people = found.people
         context = EmailContext(
             kind=message.kind,
             entity=entity,
             people=people,
-            course_title=course_title,
+            course_title=found.course_title,
             actor=people.get(message.actor_id or ""),
             link=link,
+            time_zone=found.time_zone,
+            previous=message.previous,
         )
         emails = []
         for person in recipients:
@@ -244,6 +261,10 @@ class NotificationService:
             NotificationKind.booking_cancelled,
         ):
             return [student, instructor] if instructor else [student]
+        if kind is NotificationKind.booking_rescheduled:  # the instructor assigned now, if any
+            current = message.entity.get("instructor_id")
+            teacher = people.get(current) if isinstance(current, str) and current else None
+            return [student, teacher] if teacher else [student]
         return [student]
 
 
@@ -255,10 +276,12 @@ def _required(entity: dict[str, Any], name: str) -> str:
 
 
 def _recipient(user: dict[str, Any]) -> Recipient:
+    zone = user.get("time_zone")
     return Recipient(
         user_id=_required(user, "id"),
         name=str(user.get("name") or ""),
         email=_required(user, "email"),
+        time_zone=zone if isinstance(zone, str) and zone else None,
     )
 
 

@@ -154,6 +154,7 @@ DEPLOYED = {
     "IDEMPOTENCY_TABLE": "tutorbook-prod-IdempotencyTable",
     "NOTIFICATIONS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/ACCOUNT/notifications",
     "ESCALATION_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/ACCOUNT/escalation",
+    "EXPIRY_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/ACCOUNT/expiry",
     "JWT_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:ACCOUNT:secret:tutorbook/prod/jwt",
     "EMAIL_SENDER": "no-reply@tutorbook.example",
     "APP_URL": "https://app.tutorbook.example",

@@ -58,6 +58,8 @@ def test_every_function_is_told_every_resource_by_the_template(
         "send_notifications",
         "find_stale_bookings",
         "escalate_bookings",
+        "find_expired_bookings",
+        "expire_bookings",
     }
     for function in names.values():
         variables = template["Resources"][function]["Properties"]["Environment"]["Variables"]
@@ -89,6 +91,7 @@ def test_a_deployed_stage_refuses_to_start_without_a_resource_name(
         "IDEMPOTENCY_TABLE": "i",
         "NOTIFICATIONS_QUEUE_URL": "https://sqs/n",
         "ESCALATION_QUEUE_URL": "https://sqs/e",
+        "EXPIRY_QUEUE_URL": "https://sqs/x",
         "JWT_SECRET_ARN": "arn:aws:secretsmanager:r:a:secret:s",
         "EMAIL_SENDER": "no-reply@example.com",
         "APP_URL": "https://app.example.com",
@@ -135,6 +138,8 @@ def test_every_function_is_published_behind_an_alias_that_alarms_roll_back(
             assert "NotificationsDLQDepthAlarm" in alarms
         if name == "escalate_bookings":
             assert "EscalationDLQDepthAlarm" in alarms
+        if name == "expire_bookings":
+            assert "ExpiryDLQDepthAlarm" in alarms
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -163,7 +168,7 @@ def test_the_alarms_watch_errors_throttles_5xx_dlq_depth_and_stream_lag(
         for a in alarms.values()
         if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
     }
-    assert depth == dlqs == {"StreamDLQ", "NotificationsDLQ", "EscalationDLQ"}
+    assert depth == dlqs == {"StreamDLQ", "NotificationsDLQ", "EscalationDLQ", "ExpiryDLQ"}
     for alarm in alarms.values():
         props = alarm["Properties"]
         if props["MetricName"] == "ApproximateNumberOfMessagesVisible":
@@ -182,7 +187,7 @@ def test_events_and_api_traffic_go_through_the_alias_once_the_policy_exists(
     resources = template["Resources"]
     aliases = of_type(template, "AWS::Lambda::Alias")
     mappings = of_type(template, "AWS::Lambda::EventSourceMapping")
-    assert len(mappings) == 4
+    assert len(mappings) == 5
     for name, mapping in mappings.items():
         [target] = references(mapping["Properties"]["FunctionName"])
         assert target in aliases, name  # the canary covers event functions too
@@ -226,7 +231,7 @@ def test_queues_give_consumers_six_timeouts_and_dlqs_outlive_their_queues(
         assert (
             resources[dlq]["Properties"]["MessageRetentionPeriod"] > props["MessageRetentionPeriod"]
         )
-    assert consumers == 2
+    assert consumers == 3
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -238,7 +243,7 @@ def test_tables_and_queues_outlive_the_stack_and_prod_tables_are_protected(
         **of_type(template, "AWS::DynamoDB::Table"),
         **of_type(template, "AWS::SQS::Queue"),
     }
-    assert len(holding) == 8
+    assert len(holding) == 10
     for name, resource in holding.items():
         assert resource.get("DeletionPolicy") == "Retain", name
         assert resource.get("UpdateReplacePolicy") == "Retain", name
@@ -268,7 +273,7 @@ def test_each_function_logs_to_its_own_group_kept_for_the_stage_retention(
         props = template["Resources"][group]["Properties"]
         assert int(resolve(props["RetentionInDays"])) == retention
         groups.add(group)
-    assert len(groups) == 6
+    assert len(groups) == 8
 
 
 def test_memory_is_sized_per_function(expanded: Templates) -> None:

@@ -19,6 +19,7 @@ def test_every_batch_consumer_reports_partial_failures_with_infra_sources():
     assert sorted(c.name for c in consumers) == [
         "dispatch_events",
         "escalate_bookings",
+        "expire_bookings",
         "record_audit",
         "send_notifications",
     ]
@@ -47,11 +48,12 @@ def test_every_batch_consumer_reports_partial_failures_with_infra_sources():
             assert config.queue is not None and config.queue.endswith(queue)
 
 
-def test_the_finder_runs_every_five_minutes():
+def test_the_finders_run_every_five_minutes():
     from app import app
 
-    [schedule] = [c for c in app.event_sources if isinstance(c, ScheduledEventConfig)]
-    assert schedule.name == "find_stale_bookings"
-    expression = schedule.schedule_expression
-    assert not isinstance(expression, str)
-    assert expression.to_string() == "rate(5 minutes)"
+    schedules = [c for c in app.event_sources if isinstance(c, ScheduledEventConfig)]
+    assert sorted(s.name for s in schedules) == ["find_expired_bookings", "find_stale_bookings"]
+    for schedule in schedules:
+        expression = schedule.schedule_expression
+        assert not isinstance(expression, str)
+        assert expression.to_string() == "rate(5 minutes)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -20,6 +21,8 @@ from chalicelib.local.seed import (
     COURSE,
     INVITED_EMAIL,
     OTHER_COURSE,
+    SOON,
+    TIME_ZONES,
     demo_logins,
     describe,
     http_call,
@@ -134,7 +137,7 @@ def test_the_demo_seed_shows_every_feature_and_a_rerun_changes_nothing(api: Api)
         first.created
     )
     assert {"demo-corp:admin", "demo-corp:student", "escalation time"} <= set(first.created)
-    assert {f"booking {state}" for state in BOOKINGS} <= set(first.created)
+    assert {f"booking {state}" for state in [*BOOKINGS, *SOON]} <= set(first.created)
     assert again.created == [] and sorted(again.existing) == sorted(first.created)
     assert again.logins == first.logins and not again.warnings
     tokens: dict[str, str] = {}
@@ -159,7 +162,26 @@ def test_the_demo_seed_shows_every_feature_and_a_rerun_changes_nothing(api: Api)
     tree = api.get(f"/courses/{courses[0]['id']}", token=tokens["student"]).json
     assert [len(m["lessons"]) for m in tree["modules"]] == [2, 2]
     states = {b["note"]: b["status"] for b in api.get("/bookings", token=admin).json["items"]}
-    assert states == {f"demo: {state}": state for state in BOOKINGS}
+    assert states == {
+        **{f"demo: {state}": state for state in BOOKINGS},
+        "demo: expired": "requested",  # expires when its start passes
+        "demo: completed": "completed",
+    }
+    # Two instructors with availability in their own zones: the course has free slots today.
+    zones = {
+        u["email"].split("@")[0]: u.get("time_zone")
+        for u in api.get("/users?role=instructor", token=admin).json["items"]
+    }
+    assert zones == TIME_ZONES
+    now = datetime.now(UTC).replace(microsecond=0)
+    query = (
+        f"/slots?course_id={courses[0]['id']}&from={now.isoformat().replace('+00:00', 'Z')}"
+        f"&to={(now + timedelta(days=2)).isoformat().replace('+00:00', 'Z')}&duration_minutes=60"
+    )
+    slots = api.get(query, token=tokens["student"]).json["items"]
+    offered = {i for slot in slots for i in slot["instructor_ids"]}
+    assert len(offered) == 2
+    assert api.get("/tenants/me", token=admin).json["time_zone"] == "Europe/London"
     # The second tenant sees its own course only.
     other = api.get("/courses", token=tokens["demo-corp:admin"]).json["items"]
     assert [c["title"] for c in other] == [OTHER_COURSE]

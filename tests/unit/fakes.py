@@ -39,7 +39,7 @@ from chalicelib.models.catalog import (
     ModuleRecord,
 )
 from chalicelib.models.common import Page
-from chalicelib.models.messages import OutgoingEmail, Recipient
+from chalicelib.models.messages import Found, OutgoingEmail, Recipient
 from chalicelib.models.scheduling import UNSET, Availability, BookingSettings, Busy, Unset
 from chalicelib.models.tenants import Tenant
 from chalicelib.models.users import Access, Role, User
@@ -763,16 +763,22 @@ class FakeDirectory:
         *,
         admins: builtins.list[Recipient] | None = None,
         title: str | None = None,
+        time_zone: str = "UTC",
     ) -> None:
         self.people = people
         self.admins = admins or []
         self.title = title
+        self.time_zone = time_zone
+        self.lookups = 0
 
-    def lookup(
-        self, tenant_id: str, user_ids: builtins.list[str], course_id: str | None
-    ) -> tuple[dict[str, Recipient], str | None]:
+    def lookup(self, tenant_id: str, user_ids: builtins.list[str], course_id: str | None) -> Found:
+        self.lookups += 1
         found = {u: self.people[u] for u in user_ids if u in self.people}
-        return found, (self.title if course_id else None)
+        return Found(
+            people=found,
+            course_title=self.title if course_id else None,
+            time_zone=self.time_zone,
+        )
 
     def active_admins(self, tenant_id: str) -> builtins.list[Recipient]:
         return list(self.admins)

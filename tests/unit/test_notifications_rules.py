@@ -149,8 +149,9 @@ def test_emails_have_text_and_escaped_html_naming_course_time_and_people():
         message(NotificationKind.booking_assigned, entity)
     )
     email = mailer.sent["n1:s1"]
-    assert email.subject == "A booking was assigned: Algebra <1> at 2030-01-02T10:00:00Z"
-    for part in ("Algebra <1>", "2030-01-02T10:00:00Z", "Sam <Student>", "Ivy Instructor", "Ada"):
+    # The tenant's zone (UTC here) for a recipient without one of their own, named.
+    assert email.subject == "A booking was assigned: Algebra <1> at Wed 2 Jan 2030, 10:00 (UTC)"
+    for part in ("Algebra <1>", "Wed 2 Jan 2030, 10:00 (UTC)", "Sam <Student>", "Ivy Instructor"):
         assert part in email.text
     assert "Algebra &lt;1&gt;" in email.html and "Sam &lt;Student&gt;" in email.html
     assert "<Student>" not in email.html
@@ -242,5 +243,31 @@ def test_a_link_email_carries_the_link_and_never_the_seed():
     [email] = NotificationService(directory, FakeMailer()).render(message)
     assert email.to == "ivy@example.com"
     assert "/accept-invite?tenant=acme&token=" in email.text
-    assert "Ada" in email.text and "2030-01-08T00:00:00Z" in email.text
+    assert "Ada" in email.text and "Tue 8 Jan 2030, 00:00 (UTC)" in email.text
     assert "the-seed" not in email.text + email.html
+
+
+def test_expiry_and_a_new_time_map_to_their_notifications():
+    waiting = dict(BOOKING, status="approved")
+    assert kinds(change("updated", waiting, dict(waiting, status="expired"))) == ["booking_expired"]
+    moved = dict(waiting, starts_at="2030-01-03T10:00:00.000Z")
+    assert kinds(change("updated", waiting, moved)) == ["booking_rescheduled"]
+    longer = dict(waiting, duration_minutes=90)
+    assert kinds(change("updated", waiting, longer)) == ["booking_rescheduled"]
+    # A new state that also carries another time is that state's email only.
+    assert kinds(change("updated", waiting, dict(moved, status="assigned"))) == ["booking_assigned"]
+
+
+def test_a_moved_booking_emails_its_student_and_its_instructor_if_assigned():
+    assigned = dict(BOOKING, status="assigned", instructor_id="i1")
+    moved = dict(assigned, starts_at="2030-01-03T10:00:00.000Z")
+    [note] = notifications_for(change("updated", assigned, moved))
+    mailer = FakeMailer()
+    NotificationService(directory(), mailer).deliver(note)
+    assert sorted(e.to for e in mailer.sent.values()) == sorted(
+        [PEOPLE["s1"].email, PEOPLE["i1"].email]
+    )
+    [note] = notifications_for(change("updated", BOOKING, dict(BOOKING, duration_minutes=30)))
+    mailer = FakeMailer()
+    NotificationService(directory(), mailer).deliver(note)
+    assert [e.to for e in mailer.sent.values()] == [PEOPLE["s1"].email]
