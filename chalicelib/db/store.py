@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # the repositories (and PynamoDB) load on a function's first 
     from chalicelib.db.audit import AuditRepository, AuditTable
     from chalicelib.db.auth import AuthRepository
     from chalicelib.db.bookings import BookingRepository
+    from chalicelib.db.calendar import CalendarRepository
     from chalicelib.db.catalog import CatalogRepository
     from chalicelib.db.directory import DynamoDirectory
     from chalicelib.db.escalation_queue import EscalationQueue
@@ -70,6 +71,11 @@ class DynamoStore:
         from chalicelib.db.bookings import BookingRepository
 
         return BookingRepository(tenant_id, actor)
+
+    def calendar(self, tenant_id: str) -> CalendarRepository:
+        from chalicelib.db.calendar import CalendarRepository
+
+        return CalendarRepository(tenant_id)
 
     def catalog(self, tenant_id: str, actor: Actor) -> CatalogRepository:
         from chalicelib.db.catalog import CatalogRepository
