@@ -28,6 +28,7 @@ from chalicelib.models.messages import (
     OutgoingEmail,
     Recipient,
 )
+from chalicelib.notify.invites import invites_for_notification
 from chalicelib.notify.templates import EmailContext, render
 
 _STATUS_KINDS: dict[str, NotificationKind] = {
@@ -211,6 +212,9 @@ class NotificationService:
             actor=people.get(message.actor_id or ""),
             link=link,
         )
+        attachments = invites_for_notification(
+            message, people, organizer=get_settings().email_sender, course_title=course_title
+        )
         emails = []
         for person in recipients:
             subject, text, html = render(context, person)
@@ -222,6 +226,7 @@ class NotificationService:
                     subject=subject,
                     text=text,
                     html=html,
+                    attachments=attachments,
                 )
             )
         return emails
