@@ -173,7 +173,8 @@ def _expand(text: str, variables: dict[str, str], where: str) -> str:
         name = match.group(1)
         if name not in variables:
             raise AssertionError(f"{where}: ${name} is not set by an earlier example")
-        return variables[name]
+        # As a shell expands "$NAME": the value's own quotes (an ETag's) stay in the word.
+        return variables[name].replace("\\", "\\\\").replace('"', '\\"')
 
     return _VAR.sub(value, text)
 
