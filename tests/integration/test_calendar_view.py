@@ -45,7 +45,9 @@ def store_bookings(
                 updated_at=BASE - timedelta(days=30),
                 version=1,
             )
-            batch.save(BookingItem.new(booking, actor, escalate_at=None))
+            item = BookingItem.new(booking, actor, escalate_at=None)
+            item.version = booking.version  # a batch write does not set it as save() does
+            batch.save(item)
             ids.append(booking.id)
     return ids
 

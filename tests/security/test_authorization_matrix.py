@@ -183,6 +183,7 @@ TARGETS: dict[str, Callable[[World], str]] = {
     "new_assigned": lambda w: w.new_booking("assigned"),
     "new_session": lambda w: _new_session(w),
     "new_invited": lambda w: _new_invited(w),
+    "feed": lambda w: _feed(w),
 }
 
 
@@ -198,6 +199,16 @@ def _new_session(world: World) -> str:
         world.id("student"), world.tenant_id, access
     )
     return verify_refresh(tokens.refresh_token).family_id
+
+
+def _feed(world: World) -> str:
+    """The path segment of a calendar feed of the world's student (``<token>.ics``)."""
+    from chalicelib.db.store import default_store
+    from chalicelib.services.calendar import CalendarFeeds
+
+    caller = world.caller("student")
+    repo = default_store().calendar_feeds(world.tenant_id, caller.actor)
+    return CalendarFeeds(caller, repo).create("http://matrix.test").url.rsplit("/", 1)[1]
 
 
 def _new_invited(world: World) -> str:
