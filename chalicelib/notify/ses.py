@@ -99,7 +99,9 @@ def mime_message(email: OutgoingEmail, sender: str) -> bytes:
                 part.set_param(name, value, header="Content-Type")
         part.add_header("Content-Disposition", "attachment", filename=attachment.filename)
         message.attach(part)
-    return message.as_bytes()
+    # Headers unfolded up to SMTP's 998-octet limit: a folded Subject reads back with a
+    # leading space in some parsers (Python's among them). Bodies are encoded already.
+    return message.as_bytes(policy=SMTP.clone(max_line_length=998))
 
 
 def _mail_key_prefix() -> str:
