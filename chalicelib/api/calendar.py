@@ -47,8 +47,10 @@ def public_base_url(context: dict[str, Any], headers: dict[str, str]) -> str:
 
 @api.route(_FEED, "POST", response=CalendarFeed, status=201, roles=_PARTICIPANTS, errors=(409,))
 def create_calendar_feed(req: Request) -> CalendarFeed:
-    """A new secret calendar feed URL for the caller's sessions; the previous one stops working
-    (students and instructors)."""
+    """A new secret calendar feed URL; the previous one stops working.
+
+    The URL lists the caller's assigned sessions (students and instructors) and works without a
+    token, so keep it private."""
     context = dict(api.blueprint.current_request.context or {})
     repo = default_store().calendar_feeds(req.user.tenant_id, req.user.actor)
     return CalendarFeeds(req.user, repo).create(public_base_url(context, req.headers))
@@ -71,8 +73,11 @@ def revoke_calendar_feed(req: Request) -> None:
     path_pattern=_FEED_SEGMENT,
 )
 def get_calendar_feed(req: Request, feed: str) -> Reply:
-    """A user's assigned sessions from 30 days ago to 180 days ahead (iCalendar), for calendar
-    apps to subscribe to; `feed` is `<token>.ics`. 304 when If-None-Match is current."""
+    """A user's calendar feed (iCalendar), read without a token.
+
+    The assigned sessions of the feed's owner from 30 days ago to 180 days ahead, for calendar
+    apps to subscribe to; `feed` is `<token>.ics` from `POST /users/me/calendar-feed`. 304 when
+    If-None-Match is current; 404 for an unknown or revoked feed."""
     store = default_store()
     body = read_feed(store, feed, store.clock(), req.headers.get("if-none-match"))
     if body.text is None:
