@@ -193,3 +193,4 @@ def test_a_feed_request_is_one_getitem_and_one_query_whatever_else_is_booked(
         measured[total] = (counter.operations(), counter.items_read())
     assert measured[100] == measured[5000], measured
     assert measured[5000][0] == ["GetItem", "Query"]
+    print(f"GET /calendar/<token>.ics: {measured}")

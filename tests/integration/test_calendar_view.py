@@ -232,3 +232,4 @@ def test_a_page_costs_one_query_whatever_lies_outside_the_range(
     assert measured[100] == measured[5000], measured
     operations, _ = measured[5000]
     assert operations == ["Query", "Query"], operations
+    print(f"GET /bookings?from=&to= ({who}, {status}), two pages: {measured}")
