@@ -163,6 +163,9 @@ BODIES: dict[str, Callable[[World], Any]] = {
         "time_zone": "UTC",
         "weekly": [{"day": "mon", "start": "09:00", "end": "17:00"}],
     },
+    # No body: first every student and instructor of the world gets a calendar feed, so a
+    # revocation always has one to revoke (whatever ran before on this worker).
+    "with_feeds": lambda w: _give_feeds(w),
 }
 
 TARGETS: dict[str, Callable[[World], str]] = {
@@ -199,6 +202,17 @@ def _new_session(world: World) -> str:
         world.id("student"), world.tenant_id, access
     )
     return verify_refresh(tokens.refresh_token).family_id
+
+
+def _give_feeds(world: World) -> None:
+    from chalicelib.db.store import default_store
+    from chalicelib.services.calendar import CalendarFeeds
+
+    for who, person in list(world.people.items()):
+        if person.role in ("student", "instructor"):
+            caller = world.caller(who)
+            repo = default_store().calendar_feeds(world.tenant_id, caller.actor)
+            CalendarFeeds(caller, repo).create("http://matrix.test")
 
 
 def _feed(world: World) -> str:
