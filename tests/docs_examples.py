@@ -46,6 +46,7 @@ GUIDES = (
     "guides/errors.md",
     "guides/cors.md",
     "guides/scheduling.md",
+    "guides/calendars.md",
 )
 #: Answer headers a guide shows when the app sends them.
 SHOWN_HEADERS = (
@@ -61,6 +62,10 @@ SHOWN_HEADERS = (
 #: Headers whose value changes between runs: only their presence is compared.
 DYNAMIC_HEADERS = {"etag", "retry-after", "x-correlation-id", "content-length"}
 _DYNAMIC_KEYS = {"access_token", "refresh_token", "next_cursor", "id", "at"}
+#: Keys whose values hold a fresh secret (a calendar feed's URL): only their type is compared.
+_DYNAMIC_KEYS |= {"url"}
+#: The base of the URLs the app answers with when a request names no Host (the test client's).
+_OWN_BASE = "http://127.0.0.1:8000"
 _FENCE = re.compile(r"^```(\w*)\s*$")
 _CAPTURE = re.compile(r"^([A-Z_][A-Z0-9_]*)=\$\(tail -n1 answer\.txt \| jq -r '?([^')]+)'?\)$")
 _HEADER_CAPTURE = re.compile(
@@ -174,7 +179,8 @@ def _expand(text: str, variables: dict[str, str], where: str) -> str:
         name = match.group(1)
         if name not in variables:
             raise AssertionError(f"{where}: ${name} is not set by an earlier example")
-        return variables[name]
+        # As a shell expands "$NAME": the value's own quotes (an ETag's) stay in the word.
+        return variables[name].replace("\\", "\\\\").replace('"', '\\"')
 
     return _VAR.sub(value, text)
 
@@ -205,6 +211,8 @@ def parse_curl(text: str, heredoc: str | None, variables: dict[str, str], where:
             url = word
         else:
             raise AssertionError(f"{where}: unsupported curl argument {word!r}")
+    if url is not None and url.startswith(_OWN_BASE):  # a URL the app answered with
+        url = url.removeprefix(_OWN_BASE)
     assert url is not None and url.startswith("/"), f"{where}: the URL must start with $API/"
     return Request(method, url, headers, body, where)
 
@@ -325,7 +333,8 @@ def _pretty(answer: Answer) -> str:
     try:
         return json.dumps(json.loads(answer.body), indent=2, ensure_ascii=False)
     except ValueError:
-        return answer.body.decode("utf-8", errors="replace")
+        # Text as a reader's terminal shows it (calendars end their lines with CRLF).
+        return answer.body.decode("utf-8", errors="replace").replace("\r\n", "\n")
 
 
 def check(block: Block, request: Request, answer: Answer) -> None:

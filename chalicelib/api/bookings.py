@@ -67,7 +67,14 @@ def request_booking(req: Request, body: BookingIn) -> Booking:
 
 @api.route("/bookings", query=BookingListQuery, response=Page[Booking])
 def list_bookings(req: Request, query: BookingListQuery) -> Page[Booking]:
-    """Bookings, newest first: a student's own, an instructor's, or all of them (admin)."""
+    """Bookings, newest first: a student's own, an instructor's, or all of them (admin).
+    With `from` and `to`: the calendar view, the bookings starting in [from, to) (at most 92
+    days), earliest first."""
+    if query.from_ is not None:
+        from chalicelib.services.calendar import CalendarService
+
+        repo = default_store().calendar(req.user.tenant_id)
+        return CalendarService(req.user, repo).view(query)
     return _service(req).list(query.status, query.limit, query.cursor)
 
 

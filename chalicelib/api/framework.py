@@ -82,6 +82,8 @@ class RouteSpec:
     request_headers: tuple[str, ...]
     response_headers: tuple[str, ...]
     media_type: str = "application/json"
+    #: What each path parameter must match (else 404); ``None``: an id (``_ID``).
+    path_pattern: re.Pattern[str] | None = None
 
 
 #: Every route of the app, in registration order: the source of the OpenAPI document.
@@ -137,6 +139,7 @@ class Api:
         response_headers: tuple[str, ...] = (),
         summary: str | None = None,
         media_type: str = "application/json",
+        path_pattern: re.Pattern[str] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
             spec = RouteSpec(
@@ -155,6 +158,7 @@ class Api:
                 request_headers=request_headers,
                 response_headers=response_headers,
                 media_type=media_type,
+                path_pattern=path_pattern,
             )
             ROUTES.append(spec)
 
@@ -300,7 +304,7 @@ def _handle(
         logger.thread_safe_append_keys(tenant_id=caller.tenant_id, user_id=caller.user_id)
         require_role(caller, spec.roles)
     for value in path_params.values():
-        if not _ID.fullmatch(value or ""):
+        if not (spec.path_pattern or _ID).fullmatch(value or ""):
             raise NotFound()
     kwargs: dict[str, Any] = dict(path_params)
     raw = _raw_body(request)

@@ -364,6 +364,8 @@ def _operation(spec: RouteSpec, keys: dict[Any, Any], schemas: dict[str, Any]) -
                 "schema": {"type": "string", "pattern": PATH_ID_PATTERN},
             }
         )
+        if spec.path_pattern is not None:  # a route's own segment (a feed's `<token>.ics`)
+            op["parameters"][-1]["schema"]["pattern"] = f"^{spec.path_pattern.pattern}$"
     if spec.query is not None:
         op["parameters"].extend(_query_parameters(spec.query, schemas))
     headers = ["X-Correlation-Id", *(["X-Tenant-Id"] if spec.auth else []), *spec.request_headers]

@@ -19,6 +19,17 @@ Key design (formats in ``db/keys.py``, "bookings" section):
   partition ``EXPIRY#BOOKING#<shard>`` ordered by ``<starts_at>#<tid>#<bid>``; only bookings in
   ``requested`` / ``approved`` carry its keys. Access pattern: the expiry finder's "which
   waiting bookings have started" (one Query per shard, reading only those).
+* the calendar view (``GET /bookings?from=&to=``) by start: five more sparse indexes that reuse
+  the list views' partitions with ``start_sk`` as sort key, so each view is one Query per page
+  that reads only bookings starting inside the range (declared in ``infra/resources.json``):
+
+  - ``cal_tenant`` (``gsi1pk``): an admin's calendar, every booking of the tenant;
+  - ``cal_tenant_status`` (``gsi4pk``): an admin's calendar of one status;
+  - ``cal_student`` (``gsi2pk``): a student's calendar of their own bookings;
+  - ``cal_student_status`` (``gsi5pk``): a student's calendar of one status (the student's
+    calendar feed reads its ``assigned`` partition);
+  - ``cal_instructor`` (``gsi3pk``): an instructor's calendar of the bookings assigned to them;
+    with a status it is ``cal_instructor_status`` above (the instructor's calendar feed too).
 """
 
 from __future__ import annotations
@@ -89,6 +100,61 @@ class _Expiry(GlobalSecondaryIndex["BookingItem"]):
     expiry_sk = UnicodeAttribute(range_key=True)
 
 
+class _CalTenant(GlobalSecondaryIndex["BookingItem"]):
+    """Calendar view: every booking of the tenant (``gsi1pk``) ordered by start."""
+
+    class Meta:
+        index_name = "cal_tenant"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    start_sk = UnicodeAttribute(range_key=True)
+
+
+class _CalTenantStatus(GlobalSecondaryIndex["BookingItem"]):
+    """Calendar view: the tenant's bookings in one status (``gsi4pk``) ordered by start."""
+
+    class Meta:
+        index_name = "cal_tenant_status"
+        projection = AllProjection()
+
+    gsi4pk = UnicodeAttribute(hash_key=True)
+    start_sk = UnicodeAttribute(range_key=True)
+
+
+class _CalStudent(GlobalSecondaryIndex["BookingItem"]):
+    """Calendar view: a student's bookings (``gsi2pk``) ordered by start."""
+
+    class Meta:
+        index_name = "cal_student"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    start_sk = UnicodeAttribute(range_key=True)
+
+
+class _CalStudentStatus(GlobalSecondaryIndex["BookingItem"]):
+    """Calendar view and feed: a student's bookings in one status (``gsi5pk``) by start."""
+
+    class Meta:
+        index_name = "cal_student_status"
+        projection = AllProjection()
+
+    gsi5pk = UnicodeAttribute(hash_key=True)
+    start_sk = UnicodeAttribute(range_key=True)
+
+
+class _CalInstructor(GlobalSecondaryIndex["BookingItem"]):
+    """Calendar view: the bookings assigned to an instructor (``gsi3pk``) ordered by start."""
+
+    class Meta:
+        index_name = "cal_instructor"
+        projection = AllProjection()
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    start_sk = UnicodeAttribute(range_key=True)
+
+
 class BookingItem(MainItem, discriminator="booking"):
     booking_id = UnicodeAttribute(attr_name="id")
     student_id = UnicodeAttribute()
@@ -118,6 +184,11 @@ class BookingItem(MainItem, discriminator="booking"):
     #: before the calendar existed; they are not in the calendar views).
     start_sk = UnicodeAttribute(null=True)
     cal_instructor_status = _CalInstructorStatus()
+    cal_tenant = _CalTenant()
+    cal_tenant_status = _CalTenantStatus()
+    cal_student = _CalStudent()
+    cal_student_status = _CalStudentStatus()
+    cal_instructor = _CalInstructor()
 
     #: Set while the booking waits (``requested`` / ``approved``), removed on any other state.
     expiry_pk = UnicodeAttribute(null=True)

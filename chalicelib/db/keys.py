@@ -188,6 +188,18 @@ def instructor_slot_key(tenant_id: str, instructor_id: str, slot: str) -> tuple[
     )
 
 
+# --- calendar feeds ------------------------------------------------------------------------
+def calendar_feed_key(token_hash: str) -> tuple[str, str]:
+    """A feed token's item, found by the SHA-256 of the token alone (one GetItem; the feed URL
+    names no tenant, so this key is global like a slug's). It names the tenant and user."""
+    return f"CALFEED#{_part(token_hash)}", "CALFEED"
+
+
+def calendar_feed_pointer_key(tenant_id: str, user_id: str) -> tuple[str, str]:
+    """The user's current feed (in the user's partition): a new feed deletes the one it names."""
+    return f"{tenant_prefix(tenant_id)}#USER#{_part(user_id)}", "CALFEED"
+
+
 # --- audit (the audit table; written only by the stream consumer) --------------------------
 def audit_key(tenant_id: str, at: str, sequence: str, event_id: str) -> tuple[str, str]:
     """All of a tenant's entries under one partition, sorted by time then stream order.

@@ -16,6 +16,8 @@ if TYPE_CHECKING:  # the repositories (and PynamoDB) load on a function's first 
     from chalicelib.db.audit import AuditRepository, AuditTable
     from chalicelib.db.auth import AuthRepository
     from chalicelib.db.bookings import BookingRepository
+    from chalicelib.db.calendar import CalendarRepository
+    from chalicelib.db.calendar_feeds import CalendarFeedRepository
     from chalicelib.db.catalog import CatalogRepository
     from chalicelib.db.directory import DynamoDirectory
     from chalicelib.db.escalation_queue import EscalationQueue
@@ -23,6 +25,7 @@ if TYPE_CHECKING:  # the repositories (and PynamoDB) load on a function's first 
     from chalicelib.db.scheduling import SchedulingRepository
     from chalicelib.db.tenants import TenantRepository
     from chalicelib.db.users import UserRepository
+    from chalicelib.models.calendar import FeedOwner
     from chalicelib.models.tenants import Tenant
     from chalicelib.models.users import User
 
@@ -71,6 +74,22 @@ class DynamoStore:
         from chalicelib.db.bookings import BookingRepository
 
         return BookingRepository(tenant_id, actor)
+
+    def calendar(self, tenant_id: str) -> CalendarRepository:
+        from chalicelib.db.calendar import CalendarRepository
+
+        return CalendarRepository(tenant_id)
+
+    def calendar_feeds(self, tenant_id: str, actor: Actor) -> CalendarFeedRepository:
+        from chalicelib.db.calendar_feeds import CalendarFeedRepository
+
+        return CalendarFeedRepository(tenant_id, actor)
+
+    def feed_owner(self, token_hash: str) -> FeedOwner | None:
+        """Whose calendar feed a token's hash names (any tenant): one GetItem."""
+        from chalicelib.db.calendar_feeds import feed_owner
+
+        return feed_owner(token_hash)
 
     def catalog(self, tenant_id: str, actor: Actor) -> CatalogRepository:
         from chalicelib.db.catalog import CatalogRepository

@@ -158,6 +158,12 @@ class MailWatcher:
                     "email accepted by the emulated SES (read it with `make mail`)",
                     extra={"mail_number": m["number"], "to": m["to"], "subject": m["subject"]},
                 )
+                if m.get("attachments"):  # a calendar invite: invite.ics attached
+                    log.info(
+                        "attached: %s",
+                        ", ".join(m["attachments"]),
+                        extra={"mail_number": m["number"]},
+                    )
                 self.last = max(self.last, int(m["number"]))
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from chalicelib.models import examples as ex
 from chalicelib.models.common import JSON_INT, Id, ListQuery, Out, StrictModel, Timestamp
@@ -110,6 +110,29 @@ class CancelIn(StrictModel):
 
 class BookingListQuery(ListQuery):
     status: BookingStatus | None = None
+    from_: Timestamp | None = Field(
+        default=None,
+        alias="from",
+        description="With `to`: the calendar view, bookings starting in [from, to) by start.",
+    )
+    to: Timestamp | None = Field(
+        default=None, description="With `from`: the end of the calendar view (exclusive)."
+    )
+
+    @model_validator(mode="after")
+    def _calendar_range(self) -> BookingListQuery:
+        if (self.from_ is None) != (self.to is None):
+            raise ValueError("from and to go together")
+        if self.from_ is not None and self.to is not None:
+            if self.to <= self.from_:
+                raise ValueError("to must be after from")
+            if self.to - self.from_ > MAX_CALENDAR_SPAN:
+                raise ValueError(f"from..to may span at most {MAX_CALENDAR_SPAN.days} days")
+        return self
+
+
+#: The longest range the calendar view answers (a quarter, whatever its months).
+MAX_CALENDAR_SPAN = timedelta(days=92)
 
 
 # --- instructor time --------------------------------------------------------------------------

@@ -128,6 +128,17 @@ class Found(BaseModel):
     time_zone: str = "UTC"
 
 
+class Attachment(BaseModel):
+    """A file an email carries (a calendar invite): its name, MIME type and text."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    filename: str
+    #: The MIME type with its parameters, e.g. ``text/calendar; method=REQUEST``.
+    content_type: str
+    text: str
+
+
 class OutgoingEmail(BaseModel):
     """One rendered email to one recipient; ``key`` makes its sending exactly-once."""
 
@@ -139,3 +150,5 @@ class OutgoingEmail(BaseModel):
     subject: str
     text: str
     html: str
+    #: Files attached (an invite); an email with attachments is sent as raw MIME.
+    attachments: tuple[Attachment, ...] = ()

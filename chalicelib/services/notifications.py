@@ -29,6 +29,7 @@ from chalicelib.models.messages import (
     OutgoingEmail,
     Recipient,
 )
+from chalicelib.notify.invites import invites_for_notification
 from chalicelib.notify.templates import EmailContext, render
 
 _STATUS_KINDS: dict[str, NotificationKind] = {
@@ -228,6 +229,9 @@ class NotificationService:
             time_zone=found.time_zone,
             previous=message.previous,
         )
+        attachments = invites_for_notification(
+            message, people, organizer=get_settings().email_sender, course_title=course_title
+        )
         emails = []
         for person in recipients:
             subject, text, html = render(context, person)
@@ -239,6 +243,7 @@ class NotificationService:
                     subject=subject,
                     text=text,
                     html=html,
+                    attachments=attachments,
                 )
             )
         return emails

@@ -99,14 +99,12 @@ class LocalStack:
         return dict(r.json())
 
     def emails(self) -> list[dict[str, Any]]:
-        """Every email the emulated SES keeps (``ses.Message`` of the emulator's data)."""
-        messages = self.emulator_data().get("ses", {}).get("Message", {})
-        if isinstance(messages, dict):
-            flat: list[dict[str, Any]] = []
-            for value in messages.values():
-                flat.extend(value if isinstance(value, list) else [value])
-            return flat
-        return list(messages)
+        """Every email the emulated SES keeps (``ses.Message`` of the emulator's data), then the
+        raw MIME ones (``ses.RawMessage``: those with attachments) in the same shape."""
+        ses = self.emulator_data().get("ses", {})
+        return _flat(ses.get("Message", {})) + [
+            _simple(m) for m in _flat(ses.get("RawMessage", {}))
+        ]
 
     def mail(self, since: int = 0) -> list[dict[str, Any]]:
         """The emails as the stack's mail page (``make mail``) shows them, oldest first."""
@@ -125,6 +123,34 @@ class LocalStack:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def _flat(messages: Any) -> list[dict[str, Any]]:
+    if isinstance(messages, dict):
+        flat: list[dict[str, Any]] = []
+        for value in messages.values():
+            flat.extend(value if isinstance(value, list) else [value])
+        return flat
+    return list(messages)
+
+
+def _simple(raw: dict[str, Any]) -> dict[str, Any]:
+    """A raw MIME email as a simple one looks in the data (subject, HTML body, destinations),
+    plus its attachments by file name (their text)."""
+    import email
+    import email.policy
+    from email.utils import parseaddr
+
+    message = email.message_from_string(raw["raw_data"], policy=email.policy.default)
+    html = message.get_body(preferencelist=("html",))
+    to = sorted({parseaddr(d)[1] for d in raw.get("destinations") or []})
+    return {
+        **raw,
+        "destinations": {"ToAddresses": to},
+        "subject": str(message["Subject"]),
+        "body": html.get_content() if html is not None else "",
+        "attachments": {p.get_filename(): p.get_content() for p in message.iter_attachments()},
+    }
 
 
 def start_stack(

@@ -164,6 +164,9 @@ BODIES: dict[str, Callable[[World], Any]] = {
         "time_zone": "UTC",
         "weekly": [{"day": "mon", "start": "09:00", "end": "17:00"}],
     },
+    # No body: first every student and instructor of the world gets a calendar feed, so a
+    # revocation always has one to revoke (whatever ran before on this worker).
+    "with_feeds": lambda w: _give_feeds(w),
 }
 
 TARGETS: dict[str, Callable[[World], str]] = {
@@ -185,6 +188,7 @@ TARGETS: dict[str, Callable[[World], str]] = {
     "new_started": lambda w: w.new_booking("started"),
     "new_session": lambda w: _new_session(w),
     "new_invited": lambda w: _new_invited(w),
+    "feed": lambda w: _feed(w),
 }
 
 
@@ -200,6 +204,27 @@ def _new_session(world: World) -> str:
         world.id("student"), world.tenant_id, access
     )
     return verify_refresh(tokens.refresh_token).family_id
+
+
+def _give_feeds(world: World) -> None:
+    from chalicelib.db.store import default_store
+    from chalicelib.services.calendar import CalendarFeeds
+
+    for who, person in list(world.people.items()):
+        if person.role in ("student", "instructor"):
+            caller = world.caller(who)
+            repo = default_store().calendar_feeds(world.tenant_id, caller.actor)
+            CalendarFeeds(caller, repo).create("http://matrix.test")
+
+
+def _feed(world: World) -> str:
+    """The path segment of a calendar feed of the world's student (``<token>.ics``)."""
+    from chalicelib.db.store import default_store
+    from chalicelib.services.calendar import CalendarFeeds
+
+    caller = world.caller("student")
+    repo = default_store().calendar_feeds(world.tenant_id, caller.actor)
+    return CalendarFeeds(caller, repo).create("http://matrix.test").url.rsplit("/", 1)[1]
 
 
 def _new_invited(world: World) -> str:

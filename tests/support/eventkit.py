@@ -106,14 +106,38 @@ def sent_emails() -> list[dict[str, Any]]:
 
     backend = ses_backends[DEFAULT_ACCOUNT_ID][REGION]
     return [
-        {
+        _raw_email(m)
+        if getattr(m, "raw_data", None)
+        else {
             "from": m.source,
             "to": list(m.destinations.get("ToAddresses", [])),
             "subject": m.subject,
             "body": m.body,
+            "attachments": {},
         }
         for m in backend.sent_messages
     ]
+
+
+def _raw_email(m: Any) -> dict[str, Any]:
+    """A raw MIME email (one with attachments) in the shape of a simple one, plus its parsed
+    MIME message and its attachments by file name (their text)."""
+    import email
+    import email.policy
+    from email.utils import parseaddr
+
+    message = email.message_from_string(m.raw_data, policy=email.policy.default)
+    html = message.get_body(preferencelist=("html",))
+    return {
+        "from": m.source,
+        "to": sorted({parseaddr(d)[1] for d in m.destinations}),
+        "subject": str(message["Subject"]),
+        "body": html.get_content() if html is not None else "",
+        "attachments": {
+            part.get_filename(): part.get_content() for part in message.iter_attachments()
+        },
+        "mime": message,
+    }
 
 
 def failures(answer: Any) -> list[str]:

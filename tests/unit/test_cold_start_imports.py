@@ -30,6 +30,7 @@ NOT_AT_IMPORT = {
     "aws_lambda_powertools.utilities.parameters": "the first Secrets Manager read",
     "pydantic_settings": "never: settings are a plain pydantic model",
     "chalicelib.api.openapi": "the first GET /openapi.json",
+    "icalendar": "the first invite attached or calendar feed served",
 }
 
 _PROBE = """
