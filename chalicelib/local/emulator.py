@@ -15,9 +15,11 @@ section; this module answers each one, in the local stack's process only (the te
    delete replaces an item in the table's dict, an update changes the named item in place).
 3. **Every query sorts every item of the table**, and moto writes each attribute value of an
    answer through its service model, member by member; every queue operation asks each message
-   of the queue for the time through datetime arithmetic, several times. :func:`install` keeps
-   the sorted order until an item changes, reads a query's candidates by key, copies attribute
-   values (already in DynamoDB's JSON form) into answers, and reads the clock directly.
+   of the queue for the time through datetime arithmetic, several times; its server lists its
+   own package on disk for every request. :func:`install` keeps each queried partition sorted
+   as items change and hands a query only the items that can be on its page (sort-key
+   condition, start key and limit applied by position), copies attribute values (already in
+   DynamoDB's JSON form) into answers, reads the clock directly and lists the package once.
 4. **Stream records, sent mail, stream iterators and the receipts of deleted queue messages
    are kept for ever.** :class:`Housekeeper` trims them under :data:`RETENTION`.
 
@@ -140,7 +142,12 @@ def install() -> None:
     """
     if _originals:
         return
-    replacements = _dynamodb_replacements() + _serializer_replacements() + _queue_replacements()
+    replacements = (
+        _dynamodb_replacements()
+        + _serializer_replacements()
+        + _queue_replacements()
+        + _dispatch_replacements()
+    )
     for cls, name, function in replacements:
         _originals[(cls, name)] = cls.__dict__.get(name)
         setattr(cls, name, function)
@@ -223,6 +230,19 @@ def _dynamodb_replacements() -> list[Replacement]:
         (Table, "sorted_items", table_sorted_items),
         (Table, "__deepcopy__", _table_deepcopy),
     ]
+
+
+def _dispatch_replacements() -> list[Replacement]:
+    """moto's server finds a request's service by listing its own package on disk, for every
+    request (about a millisecond of the emulator's lock each time); the list never changes."""
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+
+    def list_of_moto_modules() -> Iterator[str]:
+        return iter(modules)
+
+    return [(backends, "list_of_moto_modules", list_of_moto_modules)]
 
 
 def _serializer_replacements() -> list[Replacement]:
