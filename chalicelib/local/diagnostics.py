@@ -51,7 +51,9 @@ def start_tracing() -> None:
 
 
 def component(traceback: tracemalloc.Traceback) -> str:
-    for frame in traceback:  # most recent call first
+    # tracemalloc lists a traceback's frames oldest first: the innermost frame of a component
+    # (the code that allocated, not the thread's entry point that led to it) names it.
+    for frame in reversed(traceback):
         name = frame.filename.replace(os.sep, "/")
         for fragment, label in COMPONENTS:
             if fragment in name:
@@ -88,7 +90,8 @@ def traced_by_component(mark: bool = False) -> dict[str, Any] | None:
 def _where(traceback: tracemalloc.Traceback) -> str:
     """The allocating line and the innermost lines of the components that led to it."""
     frames = [
-        f"{'/'.join(frame.filename.rsplit('/', 2)[-2:])}:{frame.lineno}" for frame in traceback
+        f"{'/'.join(frame.filename.rsplit('/', 2)[-2:])}:{frame.lineno}"
+        for frame in reversed(traceback)  # innermost first, each called from the next
     ]
     return " <- ".join(frames[:8])
 

@@ -15,9 +15,11 @@ section; this module answers each one, in the local stack's process only (the te
    delete replaces an item in the table's dict, an update changes the named item in place).
 3. **Every query sorts every item of the table**, and moto writes each attribute value of an
    answer through its service model, member by member; every queue operation asks each message
-   of the queue for the time through datetime arithmetic, several times. :func:`install` keeps
-   the sorted order until an item changes, reads a query's candidates by key, copies attribute
-   values (already in DynamoDB's JSON form) into answers, and reads the clock directly.
+   of the queue for the time through datetime arithmetic, several times; its server lists its
+   own package on disk for every request. :func:`install` keeps each queried partition sorted
+   as items change and hands a query only the items that can be on its page (sort-key
+   condition, start key and limit applied by position), copies attribute values (already in
+   DynamoDB's JSON form) into answers, reads the clock directly and lists the package once.
 4. **Stream records, sent mail, stream iterators and the receipts of deleted queue messages
    are kept for ever.** :class:`Housekeeper` trims them under :data:`RETENTION`.
 
@@ -27,6 +29,7 @@ it never sees a request half done.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import inspect
 import logging
@@ -139,13 +142,18 @@ def install() -> None:
     """
     if _originals:
         return
-    replacements = _dynamodb_replacements() + _serializer_replacements() + _queue_replacements()
+    replacements = (
+        _dynamodb_replacements()
+        + _serializer_replacements()
+        + _queue_replacements()
+        + _dispatch_replacements()
+    )
     for cls, name, function in replacements:
         _originals[(cls, name)] = cls.__dict__.get(name)
         setattr(cls, name, function)
 
 
-Replacement = tuple[type, str, Any]
+Replacement = tuple[Any, str, Any]  # (class or module, attribute, replacement)
 
 
 def _dynamodb_replacements() -> list[Replacement]:
@@ -222,6 +230,19 @@ def _dynamodb_replacements() -> list[Replacement]:
         (Table, "sorted_items", table_sorted_items),
         (Table, "__deepcopy__", _table_deepcopy),
     ]
+
+
+def _dispatch_replacements() -> list[Replacement]:
+    """moto's server finds a request's service by listing its own package on disk, for every
+    request (about a millisecond of the emulator's lock each time); the list never changes."""
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+
+    def list_of_moto_modules() -> Iterator[str]:
+        return iter(modules)
+
+    return [(backends, "list_of_moto_modules", list_of_moto_modules)]
 
 
 def _serializer_replacements() -> list[Replacement]:
@@ -312,7 +333,7 @@ def _changed(table: Any, key: tuple[Any, Any] | None = None) -> None:
     """Note that an item of ``table`` changed: the one of ``key`` (hash, range), or any (None:
     the indexes below are rebuilt on their next use)."""
     table._local_version = getattr(table, "_local_version", 0) + 1
-    indexes: dict[str, _IndexBuckets] | None = table.__dict__.get("_local_indexes")
+    indexes: dict[Any, _Partitions] | None = table.__dict__.get("_local_indexes")
     if not indexes:
         return
     if key is None:
@@ -339,35 +360,77 @@ def _key_of(table: Any, attrs: Any) -> tuple[Any, Any] | None:
     return hash_key, range_key
 
 
-class _IndexBuckets:
-    """The items of a table by the value of one index's partition key, kept up to date from the
-    keys that changed since the last query (moto itself looks at every item for every query)."""
+Key = tuple[Any, Any]  # an item's (hash, range) key as moto stores it
+Order = tuple[Any, ...]  # where an item sorts in a query's answer
+Entry = tuple[Order, Key]
 
-    def __init__(self, table: Any, attr: str) -> None:
-        self.attr = attr
-        self.buckets: dict[tuple[str, Any], dict[tuple[Any, Any], Any]] = defaultdict(dict)
-        self.where: dict[tuple[Any, Any], tuple[str, Any]] = {}
-        self.ordered: dict[tuple[str, Any], list[Any]] = {}
-        self.dirty: set[tuple[Any, Any]] = set()
+
+class _Partitions:
+    """The items of a table by the value of one partition key (the table's own or an index's),
+    each partition kept sorted in the order moto answers a query in, and kept up to date from
+    the keys that changed since the last query. moto itself looks at every item of the table
+    for every query and sorts every match; this lets a query read only its page.
+
+    moto's order for an index with a sort key is (index sort key, table hash key, table range
+    key); for the table's own key, the range key. ``range_attr`` None means the index has no
+    sort key: its partitions are kept in table-key order and moto sorts them itself.
+    """
+
+    def __init__(self, table: Any, hash_attr: str, range_attr: str | None, own: bool) -> None:
+        self.hash_attr = hash_attr
+        self.range_attr = range_attr
+        self.own = own  # the table's own key: ordered by its range key only
+        self.entries: dict[tuple[str, Any], list[Entry]] = defaultdict(list)
+        self.where: dict[Key, tuple[tuple[str, Any], Order]] = {}
+        self.dirty: set[Key] = set()
+        #: a key value that is not a string was seen: the queries are left to moto
+        self.unusual = False
         for bucket in table.items.values():
             for item in bucket.values() if table.range_key_attr else [bucket]:
                 self._add((item.hash_key, item.range_key), item)
+        for entries in self.entries.values():
+            entries.sort(key=_first)
 
-    def _add(self, key: tuple[Any, Any], item: Any) -> None:
-        found = item.attrs.get(self.attr)
+    def _order(self, item: Any) -> Order | None:
+        if self.own:
+            return (item.range_key.cast_value,) if item.range_key is not None else ()
+        parts: list[Any] = []
+        if self.range_attr is not None:
+            found = item.attrs.get(self.range_attr)
+            if not found:  # moto leaves items without the index's sort key out of its answers
+                return None
+            parts.append(_scalar(found))
+        parts.append(item.hash_key.cast_value)
+        if item.range_key is not None:
+            parts.append(item.range_key.cast_value)
+        return tuple(parts)
+
+    def _add(self, key: Key, item: Any, sort: bool = False) -> None:
+        found = item.attrs.get(self.hash_attr)
         if found is None or found.type not in ("S", "B"):
             return
+        try:
+            order = self._order(item)
+        except _Unusual:
+            self.unusual = True
+            return
+        if order is None:
+            return
         value = (found.type, found.value)
-        self.buckets[value][key] = item
-        self.where[key] = value
-        self.ordered.pop(value, None)
+        if sort:
+            bisect.insort(self.entries[value], (order, key), key=_first)
+        else:
+            self.entries[value].append((order, key))
+        self.where[key] = (value, order)
 
     def refresh(self, table: Any) -> None:
         for key in self.dirty:
             old = self.where.pop(key, None)
             if old is not None:
-                self.buckets[old].pop(key, None)
-                self.ordered.pop(old, None)
+                entries = self.entries[old[0]]
+                i = bisect.bisect_left(entries, old[1], key=_first)
+                if i < len(entries) and entries[i][1] == key:
+                    del entries[i]
             hash_key, range_key = key
             bucket = table.items.get(hash_key)
             if table.range_key_attr:
@@ -375,31 +438,143 @@ class _IndexBuckets:
             else:
                 item = bucket
             if item is not None:
-                self._add(key, item)
+                self._add(key, item, sort=True)
         self.dirty.clear()
 
-    def items(self, kind: str, raw: Any, range_key_attr: str | None) -> list[Any]:
-        """The items whose partition key is the value, in ``all_items`` (table key) order."""
-        value = (kind, raw)
-        ordered = self.ordered.get(value)
-        if ordered is None:
-            found = list(self.buckets.get(value, {}).values())
-            if range_key_attr:
-                found.sort(key=lambda i: (i.hash_key.cast_value, i.range_key.cast_value))
+    def page(self, table: Any, value: tuple[str, Any], query: dict[str, Any]) -> list[Any] | None:
+        """The items of the partition that can be on the query's page, in the partition's order
+        (the range condition, the start key and the limit applied by position)."""
+        if self.unusual:
+            return None
+        entries = self.entries.get(value, [])
+        lo, hi = 0, len(entries)
+        if self.range_attr is not None or self.own:
+            lo, hi = _range_bounds(entries, query, lo, hi)
+            forward = query.get("scan_index_forward", True) is not False
+            # moto answers a LastEvaluatedKey when a full page is followed by any item of the
+            # partition, even one outside the condition: keep the first one past the range.
+            if forward:
+                hi = min(len(entries), hi + 1)
             else:
-                found.sort(key=lambda i: i.hash_key.cast_value)
-            ordered = self.ordered[value] = found
-        return list(ordered)
+                lo = max(0, lo - 1)
+            start = self._start_order(table, query.get("exclusive_start_key"))
+            if start is not None:
+                if forward:
+                    lo = max(lo, bisect.bisect_right(entries, start, lo, hi, key=_first))
+                else:
+                    hi = min(hi, bisect.bisect_left(entries, start, lo, hi, key=_first))
+            limit = query.get("limit")
+            # One item past the page: moto answers a LastEvaluatedKey only when it sees more.
+            if isinstance(limit, int) and limit > 0 and not query.get("filter_kwargs"):
+                if forward:
+                    hi = min(hi, lo + limit + 1)
+                else:
+                    lo = max(lo, hi - limit - 1)
+        return [_item_at(table, key) for _, key in entries[lo:hi]]
+
+    def _start_order(self, table: Any, start: dict[str, Any] | None) -> Order | None:
+        """Where a query's ExclusiveStartKey sorts, or None to leave the start to moto."""
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        if not start:
+            return None
+        try:
+            parts: list[Any] = []
+            if self.range_attr is not None and not self.own:
+                parts.append(_scalar(DynamoType(start[self.range_attr])))
+            if not self.own:
+                parts.append(DynamoType(start[table.hash_key_attr]).cast_value)
+            if table.range_key_attr:
+                parts.append(DynamoType(start[table.range_key_attr]).cast_value)
+        except (KeyError, TypeError, _Unusual):
+            return None
+        return tuple(parts)
 
 
-def _index_items(table: Any, attr: str, kind: str, raw: Any) -> list[Any]:
-    indexes: dict[str, _IndexBuckets] = table.__dict__.setdefault("_local_indexes", {})
-    buckets = indexes.get(attr)
-    if buckets is None:
-        buckets = indexes[attr] = _IndexBuckets(table, attr)
-    elif buckets.dirty:
-        buckets.refresh(table)
-    return buckets.items(kind, raw, table.range_key_attr)
+def _first(entry: Entry) -> Order:
+    return entry[0]
+
+
+def _scalar(value: Any) -> str:
+    """A string key value (every index sort key of the stack is one); others are left to moto."""
+    if value.type != "S":
+        raise _Unusual(value.type)
+    return str(value.value)
+
+
+#: moto's names for a key condition's comparisons (both the old API's and the expressions').
+_COMPARISONS = {
+    "=": "EQ",
+    "EQ": "EQ",
+    "<": "LT",
+    "LT": "LT",
+    "<=": "LE",
+    "LE": "LE",
+    ">": "GT",
+    "GT": "GT",
+    ">=": "GE",
+    "GE": "GE",
+    "BETWEEN": "BETWEEN",
+    "BEGINS_WITH": "BEGINS_WITH",
+}
+
+
+def _range_bounds(entries: list[Entry], query: dict[str, Any], lo: int, hi: int) -> tuple[int, int]:
+    """The positions of the partition's entries that satisfy the query's sort-key condition
+    (moto checks each candidate again; this only leaves out those that cannot match)."""
+    comparison = _COMPARISONS.get(str(query.get("range_comparison") or "").upper())
+    values = query.get("range_objs") or []
+    if comparison is None or len(query.get("range_key_conditions") or []) > 1:
+        return lo, hi
+    try:
+        bounds = [_scalar(v) for v in values]
+    except _Unusual:
+        return lo, hi
+
+    def left(v: str) -> int:
+        return bisect.bisect_left(entries, v, lo, hi, key=_sort_value)
+
+    def right(v: str) -> int:
+        return bisect.bisect_right(entries, v, lo, hi, key=_sort_value)
+
+    if not bounds or not bounds[0] or (comparison == "BETWEEN") != (len(bounds) == 2):
+        return lo, hi
+    first, last = bounds[0], bounds[-1]
+    if comparison == "BEGINS_WITH":
+        # Every string with the prefix sorts from the prefix up to the next prefix.
+        after = first[:-1] + chr(ord(first[-1]) + 1) if ord(first[-1]) < 0x10FFFF else None
+        return left(first), left(after) if after is not None else hi
+    spans: dict[str, Callable[[], tuple[int, int]]] = {
+        "EQ": lambda: (left(first), right(first)),
+        "LT": lambda: (lo, left(first)),
+        "LE": lambda: (lo, right(first)),
+        "GT": lambda: (right(first), hi),
+        "GE": lambda: (left(first), hi),
+        "BETWEEN": lambda: (left(first), max(left(first), right(last))),
+    }
+    return spans[comparison]()
+
+
+def _sort_value(entry: Entry) -> Any:
+    return entry[0][0]
+
+
+def _item_at(table: Any, key: Key) -> Any:
+    bucket = table.items[key[0]]
+    return bucket[key[1]] if table.range_key_attr else bucket
+
+
+def _partitions(table: Any, hash_attr: str, range_attr: str | None, own: bool) -> _Partitions:
+    indexes: dict[tuple[str, str | None, bool], _Partitions] = table.__dict__.setdefault(
+        "_local_indexes", {}
+    )
+    name = (hash_attr, range_attr, own)
+    partitions = indexes.get(name)
+    if partitions is None:
+        partitions = indexes[name] = _Partitions(table, hash_attr, range_attr, own)
+    elif partitions.dirty:
+        partitions.refresh(table)
+    return partitions
 
 
 def _sorted_items(table: Any) -> list[Any]:
@@ -427,33 +602,32 @@ def _sorted_items(table: Any) -> list[Any]:
 
 
 def _candidates(table: Any, arguments: dict[str, Any]) -> list[Any] | None:
-    """The items a query can match, in ``all_items`` order, or None to let moto look at all.
+    """The items a query can match, or None to let moto look at all of them.
 
-    A query on the table's own key reads that key's items; one on an index whose partition key
-    is a string or binary reads the items holding that value (moto then checks them itself).
+    A query on the table's own key, or on an index whose partition key is a string or binary,
+    reads the items of that partition that can be on its page (moto then checks them itself,
+    sorts them and pages them as before): its cost follows the page, not the table.
     """
     index_name = arguments.get("index_name")
     hash_key = arguments.get("hash_key")
     if index_name is None:
-        if hash_key is None:
+        if hash_key is None or hash_key.type not in ("S", "B"):
             return None
-        bucket = table.items.get(hash_key)
-        if bucket is None:
-            return []
-        if not table.range_key_attr:
-            return [bucket]
-        return sorted(bucket.values(), key=lambda item: item.range_key.cast_value)
+        partitions = _partitions(table, table.hash_key_attr, table.range_key_attr, own=True)
+        return partitions.page(table, (hash_key.type, hash_key.value), arguments)
     index = next((i for i in table.all_indexes() if i.name == index_name), None)
     if index is None:
         return None
     hash_attrs = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
+    range_attrs = [k["AttributeName"] for k in index.schema if k["KeyType"] == "RANGE"]
     conditions = dict(arguments.get("hash_key_conditions") or [])
-    if len(hash_attrs) != 1:
+    if len(hash_attrs) != 1 or len(range_attrs) > 1:
         return None
     value = conditions.get(hash_attrs[0], hash_key)
     if value is None or value.type not in ("S", "B"):
         return None
-    return _index_items(table, hash_attrs[0], value.type, value.value)
+    partitions = _partitions(table, hash_attrs[0], range_attrs[0] if range_attrs else None, False)
+    return partitions.page(table, (value.type, value.value), arguments)
 
 
 def _touched_keys(backend: Any, transact_items: list[dict[str, Any]]) -> dict[str, list[Any]]:

@@ -44,6 +44,18 @@ def rss_bytes(pid: int) -> int | None:
     return None
 
 
+def cpu_seconds(pid: int) -> tuple[float, float] | None:
+    """The user and system CPU seconds a process has used so far (Linux ``/proc``; None where
+    unavailable): unlike wall-clock time, they do not grow when other processes take the CPU."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / ticks, int(fields[12]) / ticks  # utime, stime (fields 14 and 15)
+
+
 def healthy(base_url: str, timeout: float = 2.0) -> bool:
     try:
         with urllib.request.urlopen(base_url + "/health", timeout=timeout) as response:  # noqa: S310

@@ -8,7 +8,8 @@ mixed workload picked for a random actor (course, module and lesson writes, book
 their workflow, user and tenant changes, reads and lists, and reads of another tenant's ids).
 
 It stops by itself after ``--requests`` requests or ``--max-seconds`` seconds, and reports
-throughput (also per tenth of the run, to show whether it falls), latency percentiles per
+throughput (also per tenth of the run, to show whether it falls), the stack's CPU seconds per
+1,000 requests, the emulator's time per operation early and late, latency percentiles per
 operation and the stack's resident memory before, during and after. It fails (exit 1) when any
 answer is a 5xx, when any answer carries another tenant's data, or when a successful write is
 not audited exactly once.
@@ -37,7 +38,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from chalicelib.local.harness import StackProcess, rss_bytes, start_stack
+from chalicelib.local.harness import StackProcess, cpu_seconds, rss_bytes, start_stack
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 PASSWORD = "load-password-" + "x" * 12
@@ -112,6 +113,31 @@ class Sample:
     at: float
     requests: int
     rss: int | None
+    #: the stack's user CPU seconds so far (contention does not inflate it, unlike wall-clock)
+    cpu_user: float | None = None
+    #: the emulator's operations so far: name -> (requests, seconds inside its lock)
+    emulator: dict[str, tuple[int, float]] | None = None
+
+
+def _sample(t0: float, requests_done: int, pid: int | None, emulator_url: str | None) -> Sample:
+    cpu = cpu_seconds(pid) if pid else None
+    return Sample(
+        time.monotonic() - t0,
+        requests_done,
+        rss_bytes(pid) if pid else None,
+        cpu[0] if cpu else None,
+        emulator_timings(emulator_url) if emulator_url else None,
+    )
+
+
+def emulator_timings(emulator_url: str) -> dict[str, tuple[int, float]] | None:
+    """The local emulator's per-operation counters (``/_local/stats``), or None."""
+    try:
+        answer = requests.get(f"{emulator_url}/_local/stats", timeout=30)
+        timings = answer.json()["emulator_seconds_by_operation"]
+    except (requests.RequestException, ValueError, KeyError):
+        return None
+    return {name: (int(t["requests"]), float(t["seconds"])) for name, t in timings.items()}
 
 
 class Record:
@@ -749,12 +775,59 @@ def mib(value: int | None) -> str:
 
 
 def sample_memory(
-    pid: int | None, record: Record, every: float, stop: threading.Event, t0: float
+    pid: int | None,
+    record: Record,
+    every: float,
+    stop: threading.Event,
+    t0: float,
+    emulator_url: str | None = None,
 ) -> None:
     while not stop.wait(every):
         with record.lock:
             done = len(record.finished)
-        record.samples.append(Sample(time.monotonic() - t0, done, rss_bytes(pid) if pid else None))
+        record.samples.append(_sample(t0, done, pid, emulator_url))
+
+
+def cpu_by_interval(samples: list[Sample]) -> list[dict[str, Any]]:
+    """The stack's user CPU seconds per 1,000 requests between consecutive samples."""
+    out = []
+    for before, after in itertools.pairwise(samples):
+        served = after.requests - before.requests
+        if before.cpu_user is None or after.cpu_user is None or served <= 0:
+            continue
+        out.append(
+            {
+                "requests": f"{before.requests}-{after.requests}",
+                "cpu_user_s_per_1000": round((after.cpu_user - before.cpu_user) * 1000 / served, 1),
+            }
+        )
+    return out
+
+
+def emulator_growth(samples: list[Sample], top: int = 8) -> dict[str, dict[str, float | None]]:
+    """The emulator's busiest operations: mean milliseconds inside its lock in the first and
+    the last interval between samples (does an operation slow down as the data grows?)."""
+    timed = [s.emulator for s in samples if s.emulator is not None]
+    if len(timed) < 3:
+        return {}
+
+    def mean_ms(
+        before: dict[str, tuple[int, float]], after: dict[str, tuple[int, float]], op: str
+    ) -> float | None:
+        n0, t0 = before.get(op, (0, 0.0))
+        n1, t1 = after.get(op, (0, 0.0))
+        return round((t1 - t0) * 1000 / (n1 - n0), 2) if n1 > n0 else None
+
+    busiest = sorted(timed[-1], key=lambda op: -timed[-1][op][1])[:top]
+    return {
+        op: {
+            "first_ms": mean_ms(timed[0], timed[1], op),
+            "last_ms": mean_ms(timed[-2], timed[-1], op),
+            "total_s": round(timed[-1][op][1], 1),
+            "requests": timed[-1][op][0],
+        }
+        for op in busiest
+    }
 
 
 def report(record: Record, started: float, ended: float, extra: dict[str, Any]) -> dict[str, Any]:
@@ -800,6 +873,8 @@ def report(record: Record, started: float, ended: float, extra: dict[str, Any]) 
             }
             for s in record.samples
         ],
+        "cpu_user_by_interval": cpu_by_interval(record.samples),
+        "emulator_operations": emulator_growth(record.samples),
         **extra,
     }
 
@@ -825,6 +900,21 @@ def print_report(result: dict[str, Any]) -> None:
         )
         for s in result["memory_samples"]:
             print(f"         {s['seconds']:>7} s  {s['requests']:>6} requests  {s['rss_mib']} MiB")
+    if "cpu_user_s_per_1000" in result:
+        print(
+            f"[load] the stack's CPU: {result['cpu_user_s_per_1000']} user s and "
+            f"{result['cpu_system_s_per_1000']} system s per 1,000 requests; by interval "
+            "(user s per 1,000):"
+        )
+        for c in result["cpu_user_by_interval"]:
+            print(f"         {c['requests']:>13} requests  {c['cpu_user_s_per_1000']}")
+    if result["emulator_operations"]:
+        print("[load] emulator operations: mean ms inside its lock, first / last interval")
+        for op, e in result["emulator_operations"].items():
+            print(
+                f"         {op:<40} {e['first_ms']} / {e['last_ms']} "
+                f"({e['requests']} requests, {e['total_s']} s in all)"
+            )
     if "stop_seconds" in result:
         print(
             f"[load] the stack stopped {result['stop_seconds']} s after SIGINT "
@@ -866,6 +956,7 @@ def run(
     settle_seconds: float,
     idle_seconds: float,
     seed: int,
+    emulator_url: str | None = None,
 ) -> dict[str, Any]:
     record = Record()
     setup = Client(base_url, record, timed=False)
@@ -879,10 +970,14 @@ def run(
     rss_before = rss_bytes(pid) if pid else None
     stop = threading.Event()
     started = time.monotonic()
+    record.samples.append(_sample(started, 0, pid, emulator_url))
+    cpu_before = cpu_seconds(pid) if pid else None
     deadline = started + max_seconds
     counter = itertools.count()
     sampler = threading.Thread(
-        target=sample_memory, args=(pid, record, sample_seconds, stop, started), daemon=True
+        target=sample_memory,
+        args=(pid, record, sample_seconds, stop, started, emulator_url),
+        daemon=True,
     )
     sampler.start()
     workers = [
@@ -910,8 +1005,9 @@ def run(
             t.join()
     ended = time.monotonic()
     stop.set()
-    rss_after = rss_bytes(pid) if pid else None
-    record.samples.append(Sample(ended - started, len(record.finished), rss_after))
+    cpu_after = cpu_seconds(pid) if pid else None
+    record.samples.append(_sample(started, len(record.finished), pid, emulator_url))
+    rss_after = record.samples[-1].rss
     writes_checked = 0
     problems: list[str] = []
     if settle_seconds > 0:  # 0: a warm-up, whose writes nobody checks
@@ -938,11 +1034,23 @@ def run(
             "idle_seconds": idle_seconds,
             "rss_before_bytes": rss_before,
             "rss_after_bytes": rss_after,
+            **_cpu_per_1000(cpu_before, cpu_after, len(record.finished)),
             "kib_per_request": round(
                 ((rss_after or 0) - (rss_before or 0)) / 1024 / max(1, len(record.finished)), 1
             ),
         }
     return report(record, started, ended, extra)
+
+
+def _cpu_per_1000(
+    before: tuple[float, float] | None, after: tuple[float, float] | None, served: int
+) -> dict[str, float]:
+    if before is None or after is None or served <= 0:
+        return {}
+    return {
+        "cpu_user_s_per_1000": round((after[0] - before[0]) * 1000 / served, 1),
+        "cpu_system_s_per_1000": round((after[1] - before[1]) * 1000 / served, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -967,6 +1075,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--url", help="drive this running stack (loopback only) instead of starting one"
     )
+    parser.add_argument(
+        "--emulator-url", help="the running stack's emulator (for its per-operation timings)"
+    )
     parser.add_argument("--pid", type=int, help="the running stack's process id (for its memory)")
     parser.add_argument("--report", type=Path, help="also write the report as JSON here")
     parser.add_argument("--seed", type=int, default=1)
@@ -976,6 +1087,7 @@ def main(argv: list[str] | None = None) -> int:
     state_dir: Path | None = None
     if args.url:
         base_url, pid = _loopback(args.url), args.pid
+        emulator_url = _loopback(args.emulator_url) if args.emulator_url else None
     else:
         state_dir = Path(tempfile.mkdtemp(prefix="tutorbook-load-"))
         print(
@@ -983,7 +1095,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         stack = start_stack(state_dir)
-        base_url, pid = stack.base_url, stack.pid
+        base_url, pid, emulator_url = stack.base_url, stack.pid, stack.moto_url
     print(
         f"[load] {args.requests} requests, {args.threads} threads, {args.tenants} tenants against "
         f"{base_url} (at most {args.max_seconds:.0f} s)",
@@ -1001,6 +1113,7 @@ def main(argv: list[str] | None = None) -> int:
             settle_seconds=args.settle_seconds,
             idle_seconds=args.idle_seconds,
             seed=args.seed,
+            emulator_url=emulator_url,
         )
     finally:
         if stack is not None:
