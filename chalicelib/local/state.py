@@ -92,6 +92,10 @@ def capture(acknowledged: dict[str, int], mail_dropped: int) -> dict[str, Any]:
 
 
 def _json_default(value: Any) -> Any:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    if isinstance(value, DynamoType):  # inside a list or map: moto's to_json stops at one level
+        return value.to_json()
     if isinstance(value, datetime):
         return {"__datetime__": value.isoformat()}
     if isinstance(value, bytes):

@@ -25,7 +25,14 @@ def _world() -> tuple[Any, dict[str, str]]:
 
 
 def _item(n: int) -> dict[str, Any]:
-    return {"pk": {"S": f"T#a#C#{n:04d}"}, "sk": {"S": "COURSE"}, "title": {"S": f"course {n}"}}
+    return {
+        "pk": {"S": f"T#a#C#{n:04d}"},
+        "sk": {"S": "COURSE"},
+        "title": {"S": f"course {n}"},
+        # lists and maps nest typed values (a course's instructor_ids)
+        "instructor_ids": {"L": [{"S": f"i{n}"}, {"S": "j"}]},
+        "meta": {"M": {"tags": {"L": [{"N": str(n)}]}, "on": {"BOOL": True}}},
+    }
 
 
 def test_a_snapshot_brings_back_items_pending_records_messages_and_mail_without_new_records(
