@@ -230,7 +230,7 @@ class NotificationService:
             previous=message.previous,
         )
         attachments = invites_for_notification(
-            message, people, organizer=get_settings().email_sender, course_title=course_title
+            message, people, organizer=get_settings().email_sender, course_title=found.course_title
         )
         emails = []
         for person in recipients:
