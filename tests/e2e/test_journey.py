@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -123,9 +124,11 @@ def test_booking_journey_yields_four_audit_entries_and_the_emails(local_stack: L
     assert emails, local_stack.log_text()[-3000:]
     got = sorted((recipients(m)[0], m["subject"].split(":")[0]) for m in emails)
     assert got == expected  # exactly these: nothing sent twice
-    iso_start = starts.isoformat().replace("+00:00", "Z")
+    # Nobody here set a zone of their own: times are the demo organisation's (Europe/London).
+    london = starts.astimezone(ZoneInfo("Europe/London"))
+    shown = f"{london.day} {london:%b %Y, %H:%M} (Europe/London)"
     for m in emails:
-        assert iso_start in m["subject"] and iso_start in m["body"]
+        assert shown in m["subject"] and shown in m["body"]
         assert title in m["body"]
     # The emails were printed to the stack's console too.
     assert local_stack.wait_for(lambda: title in local_stack.log_text(), timeout=15)
