@@ -36,6 +36,8 @@ EXPIRES_FROM = WAITING_STATES
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 Duration = Annotated[int, Field(ge=15, le=240), JSON_INT]
+#: A new session's length: whole quarter hours (stored bookings may predate the grid).
+GridDuration = Annotated[int, Field(ge=15, le=240, multiple_of=15), JSON_INT]
 
 
 class Booking(Out):
@@ -79,7 +81,7 @@ class BookingIn(StrictModel):
     starts_at: Timestamp = Field(
         description="Timezone-aware, in the future, before the year 9000; answered in UTC."
     )
-    duration_minutes: Duration
+    duration_minutes: GridDuration
     instructor_id: Id | None = Field(default=None, description="A preferred active instructor.")
     note: Note = ""
 
@@ -195,7 +197,7 @@ class RescheduleIn(StrictModel):
     starts_at: Timestamp = Field(
         description="On the 15-minute grid, after the notice period and within the horizon."
     )
-    duration_minutes: Duration | None = Field(
+    duration_minutes: GridDuration | None = Field(
         default=None, description="A multiple of 15; leaving it out keeps the current length."
     )
 
