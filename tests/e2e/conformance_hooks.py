@@ -11,6 +11,8 @@ values are replaced by real ones from the run's own tenant (``CONFORMANCE_DATA``
 * query ranges: ``to`` lies after ``from`` and within the route's longest span, ``from`` and
   ``to`` come together (the calendar view of bookings), and a query ``course_id`` names the
   published course (rules between parameters the schema cannot express);
+* ``instructor_ids`` name the run's instructor (or none), and an availability document is one
+  of a few valid ones (windows ordered and apart: rules between items the schema cannot state);
 * ``email`` holds no character of the Unicode categories the server refuses (controls,
   format, surrogate, private-use, unassigned, separators): the document describes that rule
   in words because a portable JSON Schema pattern cannot name Unicode categories;
@@ -60,6 +62,26 @@ def _future_start() -> str:
     start = datetime.now(UTC) + timedelta(days=_random.randint(2, 60), hours=_random.randint(0, 23))
     start = start.replace(minute=15 * _random.randint(0, 3), second=0, microsecond=0)
     return start.isoformat().replace("+00:00", "Z")
+
+
+#: Valid availability documents: the ordering and overlap rules between windows are not in the
+#: schema.
+_AVAILABILITY: list[dict[str, Any]] = [
+    {"time_zone": "UTC", "weekly": [], "exceptions": []},
+    {
+        "time_zone": "Asia/Kathmandu",
+        "weekly": [
+            {"day": "mon", "start": "09:00", "end": "12:00"},
+            {"day": "mon", "start": "13:00", "end": "17:30"},
+        ],
+        "exceptions": [{"date": "2030-01-07", "available": False}],
+    },
+    {
+        "time_zone": "America/New_York",
+        "weekly": [{"day": "sat", "start": "00:00", "end": "24:00"}],
+        "exceptions": [{"date": "2030-01-08", "available": True, "start": "08:00", "end": "10:00"}],
+    },
+]
 
 
 @schemathesis.hook
@@ -128,6 +150,12 @@ def _body(case: schemathesis.Case[Any]) -> None:
             body[name] = DATA["body"][name]
     if "starts_at" in body:
         body["starts_at"] = _future_start()
+    if isinstance(body.get("instructor_ids"), list):
+        body["instructor_ids"] = _random.choice([[], [DATA["body"]["instructor_id"]]])
+    if "weekly" in body:  # windows in order, apart within a day, in a zone that exists
+        body.update(_random.choice(_AVAILABILITY))
+        if case.path_parameters and "user_id" in case.path_parameters:  # instructors have one
+            case.path_parameters["user_id"] = DATA["body"]["instructor_id"]
     email = body.get("email")
     if isinstance(email, str):
         spelled = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", email).casefold())

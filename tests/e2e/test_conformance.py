@@ -27,6 +27,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import PROJECT_DIR, LocalStack
+from tests.e2e.instructors import ALWAYS
 
 pytestmark = pytest.mark.e2e
 
@@ -107,6 +108,8 @@ def _make_tenant(stack: LocalStack) -> Tenant:
         users[role] = _call(stack, "POST", "/users", admin, body)["id"]
         login = {"tenant": slug, "email": email, "password": PASSWORD}
         tokens[role] = _call(stack, "POST", "/auth/login", None, login)["access_token"]
+    # The instructor teaches around the clock, so generated bookings meet an available teacher.
+    _call(stack, "PUT", f"/users/{users['instructor']}/availability", admin, ALWAYS)
     trees = []
     for title in ("Algebra", "Geometry"):
         course = _call(
