@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pydantic
 import pytest
 
 from chalicelib.errors import (
@@ -87,10 +88,10 @@ def test_durations_are_whole_quarter_hours(backend, minutes):
             {"time_zone": "UTC", "weekly": [{"day": "mon", "start": "00:00", "end": "24:00"}]}
         )
     )
-    if minutes % 15:
-        with pytest.raises(ValidationFailed) as refused:
+    if minutes % 15:  # the request's schema refuses it (the answer names the field)
+        with pytest.raises(pydantic.ValidationError) as refused:
             request(backend, at(9), minutes)
-        assert refused.value.details[0]["field"] == "duration_minutes"
+        assert refused.value.errors()[0]["loc"] == ("duration_minutes",)
     else:
         assert request(backend, at(9), minutes).duration_minutes == minutes
 
@@ -295,7 +296,7 @@ def test_every_cell_of_who_may_move_what(backend: FakeBackend, state: str, calle
     ("starts_at", "minutes", "error"),
     [
         (at(13, 5), None, ValidationFailed),
-        (at(13), 20, ValidationFailed),
+        (at(13), 20, pydantic.ValidationError),  # the schema's multiple of 15
         (NOW + timedelta(minutes=30), None, ValidationFailed),  # inside the notice
         (NOW - timedelta(hours=1), None, ValidationFailed),  # in the past
         (at(13, day=MONDAY + timedelta(days=91)), None, ValidationFailed),  # past the horizon
@@ -307,12 +308,13 @@ def test_every_cell_of_who_may_move_what(backend: FakeBackend, state: str, calle
 )
 def test_a_new_time_follows_the_booking_time_rules(backend, starts_at, minutes, error):
     b = request(backend, at(9))
-    body = RescheduleIn(starts_at=starts_at, duration_minutes=minutes)
     if error is None:
+        body = RescheduleIn(starts_at=starts_at, duration_minutes=minutes)
         moved = backend.service("student").reschedule(b.id, body)
         assert moved.duration_minutes == (minutes or 60)
     else:
         with pytest.raises(error):
+            body = RescheduleIn(starts_at=starts_at, duration_minutes=minutes)
             backend.service("student").reschedule(b.id, body)
         assert backend.store.bookings_by_key[(backend.tenant_id, b.id)] == b
 
