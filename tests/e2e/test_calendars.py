@@ -12,14 +12,10 @@ import pytest
 import requests
 
 from tests.e2e.conftest import LocalStack
+from tests.e2e.instructors import available_instructor
 from tests.e2e.test_journey import call
 
 pytestmark = pytest.mark.e2e
-
-ALL_DAY = [
-    {"day": d, "start": "00:00", "end": "24:00"}
-    for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-]
 
 
 def feed_uids(url: str) -> set[str]:
@@ -53,15 +49,17 @@ def test_an_assigned_session_reaches_invites_view_and_feed_and_leaves_on_cancel(
 ) -> None:
     admin = local_stack.login("admin")["access_token"]
     student = local_stack.login("student")["access_token"]
-    instructor = local_stack.login("instructor")["access_token"]
-    me = requests.get(
-        local_stack.url("/users/me"), headers={"Authorization": f"Bearer {instructor}"}, timeout=30
-    ).json()
-    call(local_stack, "PUT", f"/users/{me['id']}/availability", admin, {
-        "time_zone": "UTC", "weekly": ALL_DAY
-    })  # fmt: skip
+    # Its own instructor, free around the clock: the demo instructor's week stays as seeded.
+    me = available_instructor(local_stack, admin)
+    instructor = me["token"]
     title = f"Calendar course {uuid.uuid4().hex[:8]}"
-    course, _ = call(local_stack, "POST", "/courses", admin, {"title": title, "published": True})
+    course, _ = call(
+        local_stack,
+        "POST",
+        "/courses",
+        admin,
+        {"title": title, "published": True, "instructor_ids": [me["id"]]},
+    )
     starts = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
     iso_start = starts.isoformat().replace("+00:00", "Z")
     body = {"course_id": course["id"], "starts_at": iso_start, "duration_minutes": 60}
@@ -74,7 +72,7 @@ def test_an_assigned_session_reaches_invites_view_and_feed_and_leaves_on_cancel(
     uid = f"booking-{bid}@tutorbook"
 
     # The invites, read back from the emulator's SES and parsed.
-    people = {local_stack.logins["student"].email, local_stack.logins["instructor"].email}
+    people = {local_stack.logins["student"].email, me["email"]}
     requests_sent = local_stack.wait_for(
         lambda: (found := invites(local_stack, title, "REQUEST")) and len(found) >= 2 and found,
         timeout=30,
