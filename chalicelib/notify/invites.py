@@ -150,8 +150,8 @@ def invites_for_notification(
     """The invite a booking email carries: ``REQUEST`` with the assigned email and with the
     rescheduled email of an assigned booking (same UID, higher SEQUENCE: the calendar moves the
     session), ``CANCEL`` with the cancelled email of a booking that was assigned (one that never
-    was is in nobody's calendar). Other emails carry none, nor does one whose booking image lacks the session's
-    fields (the email itself still goes)."""
+    was is in nobody's calendar). Other emails carry none, nor does one whose booking image
+    lacks the session's fields (the email itself still goes)."""
     previous = message.previous or {}
     if message.kind is NotificationKind.booking_assigned or (
         message.kind is NotificationKind.booking_rescheduled
