@@ -13,7 +13,7 @@ with the app: every function imports the whole app, and only the event functions
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -138,5 +138,40 @@ def process_batch(
                 context=context,
             )
         )
+    finally:
+        metrics.publish()
+
+
+@dataclass(frozen=True)
+class Finder:
+    """A scheduled finder's names: its function (the metrics' namespace), the metric counting
+    what it queued and the one counting its failures, and its two log lines."""
+
+    function: str
+    found_metric: str
+    failure_metric: str
+    queued_log: str
+    failed_log: str
+
+
+def run_finder(finder: Finder, find: Callable[[], Sequence[Traced]]) -> int:
+    """Run one scheduled finder: count and log what it queued (naming the first message's
+    correlation id), count and log a failure and let it propagate (the schedule retries)."""
+    metrics = BatchMetrics(finder.function)
+    try:
+        queued = find()
+        metrics.add(finder.found_metric, len(queued))
+        logger.info(
+            finder.queued_log,
+            extra={
+                "count": len(queued),
+                "correlation_id": queued[0].correlation_id if queued else None,
+            },
+        )
+        return len(queued)
+    except Exception:
+        metrics.add(finder.failure_metric)
+        logger.exception(finder.failed_log)
+        raise
     finally:
         metrics.publish()

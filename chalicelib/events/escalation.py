@@ -12,7 +12,7 @@ from chalice.app import Blueprint, Rate
 
 from chalicelib.config import get_settings
 from chalicelib.db.store import default_store
-from chalicelib.events.batch import Failure, process_batch, queue_messages
+from chalicelib.events.batch import Failure, Finder, process_batch, queue_messages, run_finder
 from chalicelib.models.messages import EscalationMessage
 from chalicelib.notify.queues import escalation_queue
 from chalicelib.observability import BatchMetrics, logger
@@ -26,27 +26,22 @@ def _service() -> EscalationService:
     return EscalationService(store.escalations(), clock=store.clock)
 
 
+FINDER = Finder(
+    function="find_stale_bookings",
+    found_metric="StaleBookingsFound",
+    failure_metric="EscalationFindFailures",
+    queued_log="stale bookings queued",
+    failed_log="finding stale bookings failed",
+)
+
+
 def find() -> int:
-    metrics = BatchMetrics("find_stale_bookings")
-    try:
-        queued = _service().find_stale(
+    return run_finder(
+        FINDER,
+        lambda: _service().find_stale(
             escalation_queue(), limit=get_settings().escalation_find_limit
-        )
-        metrics.add("StaleBookingsFound", len(queued))
-        logger.info(
-            "stale bookings queued",
-            extra={
-                "count": len(queued),
-                "correlation_id": queued[0].correlation_id if queued else None,
-            },
-        )
-        return len(queued)
-    except Exception:
-        metrics.add("EscalationFindFailures")
-        logger.exception("finding stale bookings failed")
-        raise
-    finally:
-        metrics.publish()
+        ),
+    )
 
 
 def _escalate(message: EscalationMessage, metrics: BatchMetrics) -> bool:

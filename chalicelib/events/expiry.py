@@ -12,7 +12,7 @@ from chalice.app import Blueprint, Rate
 
 from chalicelib.config import get_settings
 from chalicelib.db.store import default_store
-from chalicelib.events.batch import Failure, process_batch, queue_messages
+from chalicelib.events.batch import Failure, Finder, process_batch, queue_messages, run_finder
 from chalicelib.models.messages import ExpiryMessage
 from chalicelib.notify.queues import expiry_queue
 from chalicelib.observability import BatchMetrics, logger
@@ -26,25 +26,20 @@ def _service() -> ExpiryService:
     return ExpiryService(store.expiries(), clock=store.clock)
 
 
+FINDER = Finder(
+    function="find_expired_bookings",
+    found_metric="StartedBookingsFound",
+    failure_metric="ExpiryFindFailures",
+    queued_log="started bookings queued for expiry",
+    failed_log="finding started bookings failed",
+)
+
+
 def find() -> int:
-    metrics = BatchMetrics("find_expired_bookings")
-    try:
-        queued = _service().find_started(expiry_queue(), limit=get_settings().expiry_find_limit)
-        metrics.add("StartedBookingsFound", len(queued))
-        logger.info(
-            "started bookings queued for expiry",
-            extra={
-                "count": len(queued),
-                "correlation_id": queued[0].correlation_id if queued else None,
-            },
-        )
-        return len(queued)
-    except Exception:
-        metrics.add("ExpiryFindFailures")
-        logger.exception("finding started bookings failed")
-        raise
-    finally:
-        metrics.publish()
+    return run_finder(
+        FINDER,
+        lambda: _service().find_started(expiry_queue(), limit=get_settings().expiry_find_limit),
+    )
 
 
 def _expire(message: ExpiryMessage, metrics: BatchMetrics) -> bool:
