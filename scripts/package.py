@@ -207,6 +207,10 @@ def _prune(vendor: Path) -> None:
     for asset in (vendor / "swagger_ui_bundle" / "vendor").glob("*/*"):
         if asset.name not in SWAGGER_UI_SERVED:
             asset.unlink()
+    # A package's own test suite (icalendar ships ~250 files of it) is never imported.
+    for suite in vendor.glob("*/tests"):
+        if suite.is_dir() and (suite.parent / "__init__.py").exists():
+            shutil.rmtree(suite)
 
 
 # -- 2. the app as it ships ---------------------------------------------------------------------

@@ -44,6 +44,7 @@ def test_the_zip_is_small_and_ships_no_dev_code_nor_the_runtime_sdk(stage: str) 
     assert not top & set(RUNTIME_PACKAGES)
     assert not [n for n in names if n.startswith("chalicelib/local/")]
     assert not [n for n in names if n.startswith(("tests/", "scripts/", "infra/", ".chalice/"))]
+    assert not [n for n in names if n.split("/")[1:2] == ["tests"]]  # packages' own suites
     # Every module ships its bytecode, compiled for Lambda's Python (the task directory is
     # read-only: without it each cold start compiles every module it imports).
     modules = {n for n in names if n.endswith(".py")}
