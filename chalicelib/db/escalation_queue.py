@@ -17,6 +17,7 @@ from chalicelib.context import Actor
 from chalicelib.db import keys
 from chalicelib.db.base import MainItem, is_condition_failure, stamp_actions
 from chalicelib.db.booking_items import BookingItem, parse_time
+from chalicelib.db.work_queues import read_due
 from chalicelib.models.bookings import DueBooking
 
 #: Any stored version: escalation is conditional on status and queue membership, not on the
@@ -33,30 +34,27 @@ class EscalationQueue:
         One Query per shard of the sparse ``due`` index with ``due_sk < <now>$`` (no Scan): it only
         ever reads waiting bookings that are already due.
         """
-        upper = keys.booking_due_sk_upto(iso(now))
-        found: list[DueBooking] = []
-        for shard in range(keys.BOOKING_DUE_SHARDS):
-            remaining = limit - len(found)
-            if remaining <= 0:
-                break
-            results = MainItem.due.query(
-                keys.booking_due_pk(shard),
-                range_key_condition=MainItem.due_sk < upper,
-                limit=remaining,
-                page_size=remaining,
+
+        def take(item: BookingItem) -> DueBooking | None:
+            if not item.due_sk:
+                return None  # pragma: no cover - the index holds only items with the key
+            due_at, tenant_id, booking_id = keys.parse_booking_due_sk(item.due_sk)
+            return DueBooking(
+                tenant_id=tenant_id,
+                booking_id=booking_id,
+                status=item.status,
+                due_at=parse_time(due_at),
             )
-            for item in results:
-                if not isinstance(item, BookingItem) or not item.due_sk:
-                    continue  # pragma: no cover - only bookings are written under DUE#BOOKING#
-                due_at, tenant_id, booking_id = keys.parse_booking_due_sk(item.due_sk)
-                found.append(
-                    DueBooking(
-                        tenant_id=tenant_id,
-                        booking_id=booking_id,
-                        status=item.status,
-                        due_at=parse_time(due_at),
-                    )
-                )
+
+        found = read_due(
+            MainItem.due,
+            MainItem.due_sk,
+            keys.booking_due_pk,
+            keys.BOOKING_DUE_SHARDS,
+            now=now,
+            limit=limit,
+            take=take,
+        )
         found.sort(key=lambda d: d.due_at)
         return found[:limit]
 

@@ -21,6 +21,7 @@ from chalicelib.context import Actor
 from chalicelib.db import keys
 from chalicelib.db.base import is_condition_failure, stamp_actions
 from chalicelib.db.booking_items import BookingItem, parse_time
+from chalicelib.db.work_queues import read_due
 from chalicelib.models.bookings import EXPIRES_FROM, BookingStatus, StartedBooking
 
 #: Any stored version: the write is conditional on status, start and index membership; PynamoDB
@@ -40,33 +41,30 @@ class ExpiryQueue:
         booking whose start was moved later by a writer that did not move its index keys
         (``booking_items.expiry_key``) is read but not queued until its real start passes.
         """
-        upper = keys.booking_due_sk_upto(iso(now))
-        found: list[StartedBooking] = []
-        for shard in range(keys.BOOKING_EXPIRY_SHARDS):
-            remaining = limit - len(found)
-            if remaining <= 0:
-                break
-            results = BookingItem.expiry.query(
-                keys.booking_expiry_pk(shard),
-                range_key_condition=BookingItem.expiry_sk < upper,
-                limit=remaining,
-                page_size=remaining,
+
+        def take(item: BookingItem) -> StartedBooking | None:
+            if not item.expiry_sk:
+                return None  # pragma: no cover - the index holds only items with the key
+            if parse_time(item.starts_at) > now:
+                return None  # moved later: its index place is stale, its start is to come
+            _, tenant_id, booking_id = keys.parse_booking_due_sk(item.expiry_sk)
+            return StartedBooking(
+                tenant_id=tenant_id,
+                booking_id=booking_id,
+                student_id=item.student_id,
+                status=item.status,
+                starts_at=parse_time(item.starts_at),
             )
-            for item in results:
-                if not isinstance(item, BookingItem) or not item.expiry_sk:
-                    continue  # pragma: no cover - only bookings are written under EXPIRY#
-                if parse_time(item.starts_at) > now:
-                    continue  # moved later: its index place is stale, its start is to come
-                _, tenant_id, booking_id = keys.parse_booking_due_sk(item.expiry_sk)
-                found.append(
-                    StartedBooking(
-                        tenant_id=tenant_id,
-                        booking_id=booking_id,
-                        student_id=item.student_id,
-                        status=item.status,
-                        starts_at=parse_time(item.starts_at),
-                    )
-                )
+
+        found = read_due(
+            BookingItem.expiry,
+            BookingItem.expiry_sk,
+            keys.booking_expiry_pk,
+            keys.BOOKING_EXPIRY_SHARDS,
+            now=now,
+            limit=limit,
+            take=take,
+        )
         found.sort(key=lambda b: b.starts_at)
         return found[:limit]
 

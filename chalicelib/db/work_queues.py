@@ -1,0 +1,57 @@
+"""The time-ordered work queues across all tenants, read by the scheduled finders.
+
+Each is a sparse index of booking items, spread over a few shard partitions and sorted by
+``<time>#<tenant>#<booking>`` (``keys.booking_due_sk`` layout): ``due`` (escalation),
+``expiry`` (waiting bookings that start) and ``reminder`` (assigned sessions to remind of).
+A finder reads each shard only up to now, so it costs one Query per shard whatever the number
+of bookings, and never a Scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from chalicelib.clock import iso
+from chalicelib.db import keys
+from chalicelib.db.booking_items import BookingItem
+
+T = TypeVar("T")
+
+
+def read_due(
+    index: Any,
+    sort_key: Any,
+    pk_of: Callable[[int], str],
+    shards: int,
+    *,
+    now: datetime,
+    limit: int,
+    take: Callable[[BookingItem], T | None],
+) -> list[T]:
+    """What ``take`` makes of the items whose time is at or before ``now``, at most ``limit``.
+
+    ``index`` is the PynamoDB index, ``sort_key`` its range-key attribute and ``pk_of`` names a
+    shard's partition. One Query per shard, each limited to what is still wanted; ``take``
+    answers None for an item the caller passes over (it does not count towards ``limit``).
+    """
+    upper = keys.booking_due_sk_upto(iso(now))
+    found: list[T] = []
+    for shard in range(shards):
+        remaining = limit - len(found)
+        if remaining <= 0:
+            break
+        results = index.query(
+            pk_of(shard),
+            range_key_condition=sort_key < upper,
+            limit=remaining,
+            page_size=remaining,
+        )
+        for item in results:
+            if not isinstance(item, BookingItem):
+                continue  # pragma: no cover - only bookings are written under these keys
+            taken = take(item)
+            if taken is not None:
+                found.append(taken)
+    return found
