@@ -10,6 +10,7 @@ from chalicelib.events import audit as audit_events
 from chalicelib.events import escalation as escalation_events
 from chalicelib.events import expiry as expiry_events
 from chalicelib.events import notifications as notification_events
+from chalicelib.events import reminders as reminder_events
 
 app = Chalice(app_name="tutorbook")
 
@@ -23,3 +24,5 @@ for events in (audit_events, notification_events, escalation_events):
     app.register_blueprint(events.bp)
 # Scheduled expiry: started waiting bookings -> expiry queue -> ``expired``.
 app.register_blueprint(expiry_events.bp)
+# Scheduled reminders: due sessions -> reminder queue -> marked reminded (-> stream -> emails).
+app.register_blueprint(reminder_events.bp)

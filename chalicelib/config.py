@@ -34,6 +34,7 @@ DEPLOYED_REQUIRED = (
     "notifications_queue_url",
     "escalation_queue_url",
     "expiry_queue_url",
+    "reminder_queue_url",
     "jwt_secret_arn",
     "email_sender",
     "app_url",
@@ -84,6 +85,8 @@ class Settings(BaseModel):
     escalation_queue_url: str = ""
     expiry_queue: str = "tutorbook-local-ExpiryQueue"
     expiry_queue_url: str = ""
+    reminder_queue: str = "tutorbook-local-ReminderQueue"
+    reminder_queue_url: str = ""
 
     # Auth.
     jwt_secret: SecretStr | None = None
@@ -138,6 +141,8 @@ class Settings(BaseModel):
     escalation_find_limit: int = Field(default=500, ge=1, le=10000)
     #: At most this many started bookings are queued per run of the expiry finder.
     expiry_find_limit: int = Field(default=500, ge=1, le=10000)
+    #: At most this many due reminders are queued per run of the reminder finder.
+    reminder_find_limit: int = Field(default=500, ge=1, le=10000)
 
     # Local stack (`make dev`, chalicelib/local/): ports, schedule period, state directory.
     port: int = 8000

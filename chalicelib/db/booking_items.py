@@ -19,6 +19,11 @@ Key design (formats in ``db/keys.py``, "bookings" section):
   partition ``EXPIRY#BOOKING#<shard>`` ordered by ``<starts_at>#<tid>#<bid>``; only bookings in
   ``requested`` / ``approved`` carry its keys. Access pattern: the expiry finder's "which
   waiting bookings have started" (one Query per shard, reading only those).
+* sessions to remind of: the sparse ``reminder`` index (see ``db/reminder_queue.py``),
+  partition ``REMIND#BOOKING#<shard>`` ordered by ``<remind-at>#<tid>#<bid>``; only
+  ``assigned`` bookings whose reminder has not gone out carry its keys (remind-at = start minus
+  the tenant's ``reminder_minutes_before`` when it was assigned). Access pattern: the reminder
+  finder's "which reminders are due" (one Query per shard, reading only those).
 * the calendar view (``GET /bookings?from=&to=``) by start: five more sparse indexes that reuse
   the list views' partitions with ``start_sk`` as sort key, so each view is one Query per page
   that reads only bookings starting inside the range (declared in ``infra/resources.json``):
@@ -98,6 +103,17 @@ class _Expiry(GlobalSecondaryIndex["BookingItem"]):
 
     expiry_pk = UnicodeAttribute(hash_key=True)
     expiry_sk = UnicodeAttribute(range_key=True)
+
+
+class _Reminder(GlobalSecondaryIndex["BookingItem"]):
+    """Assigned sessions whose reminder is still to go out (sparse), by remind-at."""
+
+    class Meta:
+        index_name = "reminder"
+        projection = AllProjection()
+
+    remind_pk = UnicodeAttribute(hash_key=True)
+    remind_sk = UnicodeAttribute(range_key=True)
 
 
 class _CalTenant(GlobalSecondaryIndex["BookingItem"]):
@@ -195,8 +211,26 @@ class BookingItem(MainItem, discriminator="booking"):
     expiry_sk = UnicodeAttribute(null=True)
     expiry = _Expiry()
 
+    #: Set while an assigned session's reminder is still to go out (``reminder_key``).
+    remind_pk = UnicodeAttribute(null=True)
+    remind_sk = UnicodeAttribute(null=True)
+    reminder = _Reminder()
+    #: How long before the start the reminder goes out, fixed when the booking is assigned (the
+    #: tenant's setting then; a reschedule re-arms with it). Absent: no reminder.
+    reminder_minutes = NumberAttribute(null=True)
+    #: The start time the participants were last reminded of (set by the reminder consumer; its
+    #: change is what the notification dispatcher turns into the reminder emails).
+    reminded_for = UnicodeAttribute(null=True)
+
     @classmethod
-    def new(cls, booking: Booking, actor: Actor, *, escalate_at: datetime | None) -> BookingItem:
+    def new(
+        cls,
+        booking: Booking,
+        actor: Actor,
+        *,
+        escalate_at: datetime | None,
+        reminder_minutes: int | None = None,
+    ) -> BookingItem:
         """The item for a new booking (also used by tests that bulk-load bookings)."""
         tid, bid = booking.tenant_id, booking.id
         pk, sk = keys.booking_key(tid, bid)
@@ -237,6 +271,11 @@ class BookingItem(MainItem, discriminator="booking"):
             item.due_pk, item.due_sk = due_key(tid, bid, escalate_at)
         if booking.status in EXPIRES_FROM:
             item.expiry_pk, item.expiry_sk = expiry_key(tid, bid, booking.starts_at)
+        if booking.status is BookingStatus.assigned and reminder_minutes is not None:
+            item.reminder_minutes = reminder_minutes
+            item.remind_pk, item.remind_sk = reminder_key(
+                tid, bid, booking.starts_at, reminder_minutes
+            )
         item.stamp(actor, created=True)
         item.created_at = iso(booking.created_at)
         item.updated_at = iso(booking.updated_at)
@@ -283,6 +322,18 @@ def expiry_key(tenant_id: str, booking_id: str, starts_at: datetime) -> tuple[st
     shard = keys.booking_due_shard(booking_id) % keys.BOOKING_EXPIRY_SHARDS
     return keys.booking_expiry_pk(shard), keys.booking_expiry_sk(
         iso(starts_at), tenant_id, booking_id
+    )
+
+
+def reminder_key(
+    tenant_id: str, booking_id: str, starts_at: datetime, minutes_before: int
+) -> tuple[str, str]:
+    """The session's place among the reminders to send (``remind_pk`` / ``remind_sk``):
+    ``minutes_before`` its start. Whatever changes an assigned booking's start sets these again."""
+    shard = keys.booking_due_shard(booking_id) % keys.BOOKING_REMINDER_SHARDS
+    remind_at = starts_at - timedelta(minutes=minutes_before)
+    return keys.booking_reminder_pk(shard), keys.booking_reminder_sk(
+        iso(remind_at), tenant_id, booking_id
     )
 
 

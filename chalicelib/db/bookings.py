@@ -32,13 +32,14 @@ from chalicelib.db.booking_items import (
     booking_from_item,
     due_key,
     expiry_key,
+    reminder_key,
     slot_locks,
     start_key,
 )
 from chalicelib.db.catalog import CourseItem
 from chalicelib.db.pages import decode_cursor, encode_cursor
 from chalicelib.db.scheduling import AVAILABILITY_SK, AvailabilityItem, SchedulingRepository
-from chalicelib.db.tenants import TenantItem, booking_settings_of
+from chalicelib.db.tenants import TenantItem, booking_settings_of, reminder_minutes_of
 from chalicelib.db.transactions import Cancelled, Transaction
 from chalicelib.db.users import UserItem, user_from_item
 from chalicelib.errors import Conflict, InstructorUnavailable, NotFound, ValidationFailed
@@ -174,27 +175,36 @@ class BookingRepository:
 
     # what the booking-time rules read --------------------------------------------------------
     def assign_context(self, booking_id: str, instructor_id: str) -> AssignContext:
-        """The booking, the instructor and their availability (ONE BatchGetItem), then who
-        teaches the booking's course (ONE GetItem)."""
-        found = self._load(booking_id=booking_id, user_id=instructor_id, availability=True)
+        """The booking, the instructor and their availability and the tenant's reminder
+        setting (ONE BatchGetItem), then who teaches the booking's course (ONE GetItem)."""
+        found = self._load(
+            booking_id=booking_id, user_id=instructor_id, availability=True, tenant=True
+        )
         booking = _booking(found.get("booking"))
+        tenant = found.get("tenant")
         return AssignContext(
             booking=booking,
             instructor=_user(found.get("user")),
             availability=_availability(found.get("availability")),
             course_instructor_ids=self._course_teachers(booking.course_id) if booking else (),
+            reminder_minutes_before=(
+                reminder_minutes_of(tenant) if isinstance(tenant, TenantItem) else None
+            ),
         )
 
     def reschedule_context(self, booking_id: str) -> RescheduleContext:
         """The booking and the tenant's booking settings (ONE BatchGetItem), then who teaches
         the booking's course (ONE GetItem)."""
         found = self._load(booking_id=booking_id, tenant=True)
-        booking = _booking(found.get("booking"))
+        item = found.get("booking")
+        booking = _booking(item)
         tenant = found.get("tenant")
+        lead = item.reminder_minutes if isinstance(item, BookingItem) else None
         return RescheduleContext(
             booking=booking,
             settings=booking_settings_of(tenant) if isinstance(tenant, TenantItem) else None,
             course_instructor_ids=self._course_teachers(booking.course_id) if booking else (),
+            reminder_minutes=int(lead) if lead is not None else None,
         )
 
     def _course_teachers(self, course_id: str) -> tuple[str, ...]:
@@ -242,10 +252,13 @@ class BookingRepository:
         reason: str | None = None,
         claim_time: bool = False,
         release_time: bool = False,
+        reminder_minutes: int | None = None,
     ) -> Booking:
         """Move ``current`` to ``to`` if it is still in its status and version (else 409).
 
         ``escalate_at`` puts the booking on the waiting queue (else it leaves it);
+        ``reminder_minutes`` (entering ``assigned``) arms its reminder that long before the
+        start; any other state disarms it;
         ``claim_time`` locks the (new) instructor's blocks in the same transaction;
         ``release_time`` deletes the assigned instructor's locks in the same transaction.
         """
@@ -282,6 +295,11 @@ class BookingRepository:
             actions += [BookingItem.expiry_pk.set(expiry_pk), BookingItem.expiry_sk.set(expiry_sk)]
         else:
             actions += [BookingItem.expiry_pk.remove(), BookingItem.expiry_sk.remove()]
+        if to is BookingStatus.assigned and reminder_minutes is not None:
+            actions += _arm_reminder(tid, bid, current.starts_at, reminder_minutes)
+            actions.append(BookingItem.reminder_minutes.set(reminder_minutes))
+        else:
+            actions += [BookingItem.remind_pk.remove(), BookingItem.remind_sk.remove()]
         condition: Condition = BookingItem.status == current.status.value
         if not (claim_time or release_time):
             try:
@@ -329,10 +347,19 @@ class BookingRepository:
         # A transaction returns no images: read back what it wrote (strongly consistent).
         return self.get(current.id)
 
-    def reschedule(self, current: Booking, starts_at: datetime, duration_minutes: int) -> Booking:
+    def reschedule(
+        self,
+        current: Booking,
+        starts_at: datetime,
+        duration_minutes: int,
+        *,
+        reminder_minutes: int | None = None,
+    ) -> Booking:
         """Move ``current`` to a new time if it is still in its status and version (else 409).
 
-        The start index key follows the new time. An assigned booking moves its instructor's
+        The start index key follows the new time; so does an assigned booking's reminder
+        (``reminder_minutes`` before the new start, armed again even if it went out for the
+        old time; None: none). An assigned booking moves its instructor's
         time in ONE transaction: the locks of blocks it leaves are deleted, those of blocks it
         enters are claimed (each must not exist), the booking is updated; a block held by
         another session cancels everything (409 ``instructor_unavailable``). Blocks both
@@ -350,6 +377,11 @@ class BookingRepository:
         if current.status in EXPIRES_FROM:  # a waiting booking expires at its new start
             expiry_pk, expiry_sk = expiry_key(tid, bid, starts_at)
             actions += [BookingItem.expiry_pk.set(expiry_pk), BookingItem.expiry_sk.set(expiry_sk)]
+        if current.status is BookingStatus.assigned:
+            if reminder_minutes is not None:
+                actions += _arm_reminder(tid, bid, starts_at, reminder_minutes)
+            else:
+                actions += [BookingItem.remind_pk.remove(), BookingItem.remind_sk.remove()]
         condition: Condition = BookingItem.status == current.status.value
         teacher = current.instructor_id
         if current.status is not BookingStatus.assigned or not teacher:
@@ -399,6 +431,13 @@ class BookingRepository:
                 raise _changed_meanwhile() from exc
             raise
         return self.get(bid)
+
+
+def _arm_reminder(
+    tenant_id: str, booking_id: str, starts_at: datetime, minutes_before: int
+) -> builtins.list[Any]:
+    remind_pk, remind_sk = reminder_key(tenant_id, booking_id, starts_at, minutes_before)
+    return [BookingItem.remind_pk.set(remind_pk), BookingItem.remind_sk.set(remind_sk)]
 
 
 def _booking(item: MainItem | None) -> Booking | None:

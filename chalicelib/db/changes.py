@@ -42,6 +42,8 @@ INTERNAL_ATTRIBUTES = frozenset(
         "expires_at",
         "expiry_pk",
         "expiry_sk",
+        "remind_pk",
+        "remind_sk",
     }
 )
 #: Bookkeeping of an item, not of the entity: an update that changes only these (the catalog's

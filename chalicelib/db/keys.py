@@ -180,6 +180,20 @@ def booking_expiry_sk(starts_at_iso: str, tenant_id: str, booking_id: str) -> st
     return f"{_part(starts_at_iso)}#{_part(tenant_id)}#{_part(booking_id)}"
 
 
+#: The reminders-to-send work queue (sparse ``reminder`` index) is spread over this many partitions.
+BOOKING_REMINDER_SHARDS = 8
+
+
+def booking_reminder_pk(shard: int) -> str:
+    return f"REMIND#BOOKING#{int(shard)}"
+
+
+def booking_reminder_sk(remind_at_iso: str, tenant_id: str, booking_id: str) -> str:
+    """``<remind-at ISO>#<tenant>#<booking>``: a range condition on time finds the due ones
+    (read with :func:`booking_due_sk_upto` and :func:`parse_booking_due_sk`, same layout)."""
+    return f"{_part(remind_at_iso)}#{_part(tenant_id)}#{_part(booking_id)}"
+
+
 def instructor_slot_key(tenant_id: str, instructor_id: str, slot: str) -> tuple[str, str]:
     """A lock item per 15-minute block an assigned booking covers (slot ``yyyy-mm-ddThh:mm``)."""
     return (

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the repositories (and PynamoDB) load on a function's first 
     from chalicelib.db.directory import DynamoDirectory
     from chalicelib.db.escalation_queue import EscalationQueue
     from chalicelib.db.expiry_queue import ExpiryQueue
+    from chalicelib.db.reminder_queue import ReminderQueue
     from chalicelib.db.scheduling import SchedulingRepository
     from chalicelib.db.tenants import TenantRepository
     from chalicelib.db.users import UserRepository
@@ -121,6 +122,11 @@ class DynamoStore:
         from chalicelib.db.expiry_queue import ExpiryQueue
 
         return ExpiryQueue()
+
+    def reminders(self) -> ReminderQueue:
+        from chalicelib.db.reminder_queue import ReminderQueue
+
+        return ReminderQueue()
 
     def directory(self) -> DynamoDirectory:
         from chalicelib.db.directory import DynamoDirectory

@@ -55,17 +55,21 @@ def tenant_from_item(item: TenantItem) -> Tenant:
 def scheduling_fields_of(item: TenantItem) -> dict[str, Any]:
     """The tenant's scheduling settings as the Tenant resource names them (defaults filled)."""
     settings = booking_settings_of(item)
-    reminder: int | None = DEFAULT_REMINDER_MINUTES
-    if item.no_reminders:
-        reminder = None
-    elif item.reminder_minutes_before is not None:
-        reminder = int(item.reminder_minutes_before)
     return {
         "time_zone": settings.time_zone,
         "min_notice_minutes": settings.min_notice_minutes,
         "booking_horizon_days": settings.booking_horizon_days,
-        "reminder_minutes_before": reminder,
+        "reminder_minutes_before": reminder_minutes_of(item),
     }
+
+
+def reminder_minutes_of(item: TenantItem) -> int | None:
+    """How long before a session its reminder goes out (None: the tenant sends none)."""
+    if item.no_reminders:
+        return None
+    if item.reminder_minutes_before is not None:
+        return int(item.reminder_minutes_before)
+    return DEFAULT_REMINDER_MINUTES
 
 
 def booking_settings_of(item: TenantItem) -> BookingSettings:

@@ -211,6 +211,8 @@ class AssignContext:
     instructor: User | None
     availability: Availability | None
     course_instructor_ids: tuple[str, ...] = ()
+    #: The tenant's ``reminder_minutes_before`` now (None: no reminders).
+    reminder_minutes_before: int | None = None
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,8 @@ class RescheduleContext:
     booking: Booking | None
     settings: BookingSettings | None
     course_instructor_ids: tuple[str, ...] = ()
+    #: The reminder lead the booking was assigned with (None: none armed).
+    reminder_minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -233,3 +237,21 @@ class StartedBooking:
     student_id: str
     status: str
     starts_at: datetime
+
+
+@dataclass(frozen=True)
+class DueReminder:
+    """An assigned session whose reminder is due: the reminder finder's find."""
+
+    tenant_id: str
+    booking_id: str
+    starts_at: datetime
+    remind_at: datetime
+
+
+class ReminderOutcome(StrEnum):
+    """What the reminder consumer did with one due reminder."""
+
+    sent = "sent"  # marked reminded for its start: the emails follow from the stream
+    missed = "missed"  # the session had already started: disarmed, nobody emailed
+    skipped = "skipped"  # already reminded, moved, cancelled or completed meanwhile: nothing

@@ -32,6 +32,7 @@ class NotificationKind(StrEnum):
     password_changed = "password_changed"
     booking_rescheduled = "booking_rescheduled"
     booking_expired = "booking_expired"
+    booking_reminder = "booking_reminder"
 
 
 class NotificationMessage(Message):
@@ -73,6 +74,17 @@ class ExpiryMessage(Message):
     status: Key
     starts_at: str
     #: One id per finder run: the expiry's audit entry carries it.
+    correlation_id: str | None = None
+
+
+class ReminderMessage(Message):
+    """An assigned session whose reminder is due (found by the reminder finder)."""
+
+    tenant_id: Key
+    booking_id: Key
+    #: The start the reminder is for: a session moved meanwhile is reminded of at its new time.
+    starts_at: str
+    #: One id per finder run: the reminder's audit entry carries it.
     correlation_id: str | None = None
 
 

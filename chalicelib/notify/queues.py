@@ -48,3 +48,8 @@ def escalation_queue() -> QueuePublisher:
 def expiry_queue() -> QueuePublisher:
     s = get_settings()
     return QueuePublisher(s.expiry_queue_url, s.expiry_queue)
+
+
+def reminder_queue() -> QueuePublisher:
+    s = get_settings()
+    return QueuePublisher(s.reminder_queue_url, s.reminder_queue)

@@ -25,6 +25,7 @@ _HEADLINES: dict[NotificationKind, str] = {
     NotificationKind.booking_escalated: "A booking is waiting for an admin",
     NotificationKind.booking_rescheduled: "A booking was moved",
     NotificationKind.booking_expired: "Your booking request expired",
+    NotificationKind.booking_reminder: "Reminder: your session is coming up",
 }
 
 #: Explains a kind in its email, after the headline.
@@ -33,6 +34,7 @@ _LEADS: dict[NotificationKind, str] = {
         "Its start passed before it was confirmed, so it will not take place. "
         "Request another time whenever you like."
     ),
+    NotificationKind.booking_reminder: "Here are its details; see you there.",
 }
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -84,6 +84,7 @@ class BookingRepo(Protocol):
         reason: str | None = None,
         claim_time: bool = False,
         release_time: bool = False,
+        reminder_minutes: int | None = None,
     ) -> Booking: ...
     def assign_context(self, booking_id: str, instructor_id: str) -> AssignContext: ...
     def reschedule_context(self, booking_id: str) -> RescheduleContext: ...
@@ -95,7 +96,12 @@ class BookingRepo(Protocol):
         self, instructor_id: str, start: datetime, end: datetime
     ) -> builtins.list[Busy]: ...
     def reschedule(
-        self, current: Booking, starts_at: datetime, duration_minutes: int
+        self,
+        current: Booking,
+        starts_at: datetime,
+        duration_minutes: int,
+        *,
+        reminder_minutes: int | None = None,
     ) -> Booking: ...
 
 
@@ -339,6 +345,8 @@ class BookingService:
             reason=reason,
             claim_time=rule.claims_time,
             release_time=rule.releases_time and booking.status is S.assigned,
+            # an assigned session is reminded of with the tenant's setting at assignment
+            reminder_minutes=assignment.reminder_minutes_before if assignment else None,
         )
 
     # reschedule ------------------------------------------------------------------------------
@@ -370,7 +378,10 @@ class BookingService:
                 raise _unavailable()
         elif not self._anyone_free(teachers, starts_at, minutes):
             raise NoAvailability("No instructor who teaches this course is free at that time.")
-        return self.repo.reschedule(booking, starts_at, minutes)
+        # its reminder follows the new time, as long before it as when it was assigned
+        return self.repo.reschedule(
+            booking, starts_at, minutes, reminder_minutes=context.reminder_minutes
+        )
 
     def _movable(self, booking: Booking | None) -> Booking:
         """The booking, if the caller may move it in its present state (404, 403, 409)."""

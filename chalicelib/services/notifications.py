@@ -67,6 +67,13 @@ def notification_id(event_id: str, kind: NotificationKind) -> str:
     return hashlib.sha256(f"{event_id}:{kind.value}".encode()).hexdigest()[:32]
 
 
+def reminder_id(tenant_id: str, booking_id: str, starts_at: str) -> str:
+    """A reminder's id names the session and the start it is for, not the stream record: each
+    participant gets one reminder per session and start, however often it is armed or found."""
+    key = f"{tenant_id}:{booking_id}:{starts_at}:{NotificationKind.booking_reminder.value}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
 def _kinds(change: Change) -> list[NotificationKind]:
     before, after = change.before or {}, change.after or {}
     if change.entity_type == EntityType.booking:
@@ -85,6 +92,14 @@ def _kinds(change: Change) -> list[NotificationKind]:
             after.get(f) != before.get(f) for f in _TIME_FIELDS
         ):
             kinds.append(NotificationKind.booking_rescheduled)
+        reminded = after.get("reminded_for")
+        if (
+            status == BookingStatus.assigned
+            and reminded
+            and reminded != before.get("reminded_for")
+            and reminded == after.get("starts_at")
+        ):
+            kinds.append(NotificationKind.booking_reminder)
         return kinds
     return _account_kinds(change)
 
@@ -125,7 +140,11 @@ def notifications_for(change: Change) -> list[NotificationMessage]:
         return []
     return [
         NotificationMessage(
-            id=notification_id(change.event_id, kind),
+            id=(
+                reminder_id(change.tenant_id, change.entity_id, str(change.after["reminded_for"]))
+                if kind is NotificationKind.booking_reminder
+                else notification_id(change.event_id, kind)
+            ),
             kind=kind,
             tenant_id=change.tenant_id,
             entity_id=change.entity_id,
@@ -264,6 +283,7 @@ class NotificationService:
             NotificationKind.booking_assigned,
             NotificationKind.booking_rejected,
             NotificationKind.booking_cancelled,
+            NotificationKind.booking_reminder,
         ):
             return [student, instructor] if instructor else [student]
         if kind is NotificationKind.booking_rescheduled:  # the instructor assigned now, if any

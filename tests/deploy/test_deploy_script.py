@@ -56,5 +56,5 @@ def test_a_dry_run_rollback_prints_how_each_alias_goes_back(tmp_path: Path) -> N
     text = "\n".join(commands)
     assert "deploy stop-deployment --deployment-id" in text and "--auto-rollback-enabled" in text
     # One alias move per function of the stage.
-    assert text.count("lambda update-alias") == 8
+    assert text.count("lambda update-alias") == 10
     assert "--name live --function-version" in text

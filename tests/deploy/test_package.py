@@ -156,6 +156,7 @@ DEPLOYED = {
     "NOTIFICATIONS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/ACCOUNT/notifications",
     "ESCALATION_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/ACCOUNT/escalation",
     "EXPIRY_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/ACCOUNT/expiry",
+    "REMINDER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/ACCOUNT/reminder",
     "JWT_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:ACCOUNT:secret:tutorbook/prod/jwt",
     "EMAIL_SENDER": "no-reply@tutorbook.example",
     "APP_URL": "https://app.tutorbook.example",

@@ -60,6 +60,8 @@ def test_every_function_is_told_every_resource_by_the_template(
         "escalate_bookings",
         "find_expired_bookings",
         "expire_bookings",
+        "find_due_reminders",
+        "send_reminders",
     }
     for function in names.values():
         variables = template["Resources"][function]["Properties"]["Environment"]["Variables"]
@@ -92,6 +94,7 @@ def test_a_deployed_stage_refuses_to_start_without_a_resource_name(
         "NOTIFICATIONS_QUEUE_URL": "https://sqs/n",
         "ESCALATION_QUEUE_URL": "https://sqs/e",
         "EXPIRY_QUEUE_URL": "https://sqs/x",
+        "REMINDER_QUEUE_URL": "https://sqs/r",
         "JWT_SECRET_ARN": "arn:aws:secretsmanager:r:a:secret:s",
         "EMAIL_SENDER": "no-reply@example.com",
         "APP_URL": "https://app.example.com",
@@ -140,6 +143,8 @@ def test_every_function_is_published_behind_an_alias_that_alarms_roll_back(
             assert "EscalationDLQDepthAlarm" in alarms
         if name == "expire_bookings":
             assert "ExpiryDLQDepthAlarm" in alarms
+        if name == "send_reminders":
+            assert "ReminderDLQDepthAlarm" in alarms
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -168,7 +173,11 @@ def test_the_alarms_watch_errors_throttles_5xx_dlq_depth_and_stream_lag(
         for a in alarms.values()
         if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
     }
-    assert depth == dlqs == {"StreamDLQ", "NotificationsDLQ", "EscalationDLQ", "ExpiryDLQ"}
+    assert (
+        depth
+        == dlqs
+        == {"StreamDLQ", "NotificationsDLQ", "EscalationDLQ", "ExpiryDLQ", "ReminderDLQ"}
+    )
     for alarm in alarms.values():
         props = alarm["Properties"]
         if props["MetricName"] == "ApproximateNumberOfMessagesVisible":
@@ -187,7 +196,7 @@ def test_events_and_api_traffic_go_through_the_alias_once_the_policy_exists(
     resources = template["Resources"]
     aliases = of_type(template, "AWS::Lambda::Alias")
     mappings = of_type(template, "AWS::Lambda::EventSourceMapping")
-    assert len(mappings) == 5
+    assert len(mappings) == 6
     for name, mapping in mappings.items():
         [target] = references(mapping["Properties"]["FunctionName"])
         assert target in aliases, name  # the canary covers event functions too
@@ -231,7 +240,7 @@ def test_queues_give_consumers_six_timeouts_and_dlqs_outlive_their_queues(
         assert (
             resources[dlq]["Properties"]["MessageRetentionPeriod"] > props["MessageRetentionPeriod"]
         )
-    assert consumers == 3
+    assert consumers == 4
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -243,7 +252,7 @@ def test_tables_and_queues_outlive_the_stack_and_prod_tables_are_protected(
         **of_type(template, "AWS::DynamoDB::Table"),
         **of_type(template, "AWS::SQS::Queue"),
     }
-    assert len(holding) == 10
+    assert len(holding) == 12
     for name, resource in holding.items():
         assert resource.get("DeletionPolicy") == "Retain", name
         assert resource.get("UpdateReplacePolicy") == "Retain", name
@@ -273,7 +282,7 @@ def test_each_function_logs_to_its_own_group_kept_for_the_stage_retention(
         props = template["Resources"][group]["Properties"]
         assert int(resolve(props["RetentionInDays"])) == retention
         groups.add(group)
-    assert len(groups) == 8
+    assert len(groups) == 10
 
 
 def test_memory_is_sized_per_function(expanded: Templates) -> None:

@@ -22,6 +22,7 @@ def test_every_batch_consumer_reports_partial_failures_with_infra_sources():
         "expire_bookings",
         "record_audit",
         "send_notifications",
+        "send_reminders",
     ]
     for config in consumers:
         function = resources[to_cfn_resource_name(config.name)]  # chalice's logical id
@@ -48,12 +49,18 @@ def test_every_batch_consumer_reports_partial_failures_with_infra_sources():
             assert config.queue is not None and config.queue.endswith(queue)
 
 
-def test_the_finders_run_every_five_minutes():
+def test_the_finders_run_on_their_schedules():
+    """Escalation and expiry look every five minutes; reminders every minute, so one goes
+    out at most a minute after its time."""
     from app import app
 
-    schedules = [c for c in app.event_sources if isinstance(c, ScheduledEventConfig)]
-    assert sorted(s.name for s in schedules) == ["find_expired_bookings", "find_stale_bookings"]
-    for schedule in schedules:
-        expression = schedule.schedule_expression
-        assert not isinstance(expression, str)
-        assert expression.to_string() == "rate(5 minutes)"
+    schedules = {
+        s.name: s.schedule_expression
+        for s in app.event_sources
+        if isinstance(s, ScheduledEventConfig)
+    }
+    assert {name: getattr(e, "to_string", lambda: e)() for name, e in schedules.items()} == {
+        "find_expired_bookings": "rate(5 minutes)",
+        "find_stale_bookings": "rate(5 minutes)",
+        "find_due_reminders": "rate(1 minute)",
+    }

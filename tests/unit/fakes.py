@@ -74,6 +74,8 @@ class FakeStore:
         self.bookings_by_key: dict[tuple[str, str], Booking] = {}
         self.slot_locks: dict[tuple[str, str, str], str] = {}
         self.due: dict[tuple[str, str], datetime] = {}
+        #: (tenant, booking) -> minutes before its start an assigned session is reminded of
+        self.reminder_leads: dict[tuple[str, str], int] = {}
         self.availability: dict[tuple[str, str], Availability] = {}
 
     def tenant_id_for_slug(self, slug: str) -> str | None:
@@ -515,6 +517,11 @@ class FakeBookings:
             instructor=self._user(instructor_id),
             availability=self._availability(instructor_id),
             course_instructor_ids=self._teachers(booking.course_id) if booking else (),
+            reminder_minutes_before=(
+                tenant.reminder_minutes_before
+                if (tenant := self.store.tenants_by_id.get(self.tenant_id))
+                else None
+            ),
         )
 
     def reschedule_context(self, booking_id: str) -> RescheduleContext:
@@ -523,6 +530,7 @@ class FakeBookings:
             booking=booking,
             settings=self._settings(),
             course_instructor_ids=self._teachers(booking.course_id) if booking else (),
+            reminder_minutes=self.store.reminder_leads.get((self.tenant_id, booking_id)),
         )
 
     def teachers(self, user_ids: builtins.list[str]) -> dict[str, tuple[User, Availability | None]]:
@@ -548,7 +556,14 @@ class FakeBookings:
             and start <= b.starts_at < end
         ]
 
-    def reschedule(self, current: Booking, starts_at: datetime, duration_minutes: int) -> Booking:
+    def reschedule(
+        self,
+        current: Booking,
+        starts_at: datetime,
+        duration_minutes: int,
+        *,
+        reminder_minutes: int | None = None,
+    ) -> Booking:
         stored = self.get(current.id)
         if (stored.status, stored.version) != (current.status, current.version):
             raise Conflict("The booking changed meanwhile; read it again.")
@@ -616,6 +631,7 @@ class FakeBookings:
         reason: str | None = None,
         claim_time: bool = False,
         release_time: bool = False,
+        reminder_minutes: int | None = None,
     ) -> Booking:
         stored = self.get(current.id)
         if (stored.status, stored.version) != (current.status, current.version):
@@ -640,11 +656,15 @@ class FakeBookings:
             changes["reason"] = reason
         booking = stored.model_copy(update=changes)
         self.store.bookings_by_key[(self.tenant_id, booking.id)] = booking
-        self._queue(booking, escalate_at)
+        self._queue(booking, escalate_at, reminder_minutes)
         return booking
 
-    def _queue(self, booking: Booking, escalate_at: datetime | None) -> None:
+    def _queue(
+        self, booking: Booking, escalate_at: datetime | None, reminder_minutes: int | None = None
+    ) -> None:
         key = (self.tenant_id, booking.id)
+        if booking.status is BookingStatus.assigned and reminder_minutes is not None:
+            self.store.reminder_leads[key] = reminder_minutes
         if escalate_at is not None and booking.status in WAITING_STATES:
             self.store.due[key] = escalate_at
         else:
