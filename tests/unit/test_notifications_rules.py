@@ -271,3 +271,36 @@ def test_a_moved_booking_emails_its_student_and_its_instructor_if_assigned():
     mailer = FakeMailer()
     NotificationService(directory(), mailer).deliver(note)
     assert [e.to for e in mailer.sent.values()] == [PEOPLE["s1"].email]
+
+
+def test_a_reminder_is_one_per_participant_and_start_whatever_record_carries_it():
+    assigned = dict(BOOKING, status="assigned", instructor_id="i1")
+    reminded = dict(assigned, reminded_for=assigned["starts_at"])
+    [note] = notifications_for(change("updated", assigned, reminded))
+    assert note.kind is NotificationKind.booking_reminder
+    # Another stream record with the same reminder (a replay, a re-armed reminder for the same
+    # start): the same id, so the sender's once-per-(id, recipient) drops the repeat.
+    again = change("updated", assigned, reminded).model_copy(update={"event_id": "e2"})
+    assert [n.id for n in notifications_for(again)] == [note.id]
+    moved = dict(reminded, starts_at="2030-01-03T10:00:00.000Z")
+    [other] = notifications_for(
+        change("updated", moved, dict(moved, reminded_for=moved["starts_at"]))
+    )
+    assert other.id != note.id  # a new start is a new reminder
+    mailer = FakeMailer()
+    NotificationService(directory(), mailer).deliver(note)
+    NotificationService(directory(), mailer).deliver(note)
+    sent = list(mailer.sent.values())
+    assert sorted(e.to for e in sent) == sorted([PEOPLE["s1"].email, PEOPLE["i1"].email])
+    assert all(e.subject.startswith("Reminder: your session is coming up") for e in sent)
+    assert all(not e.attachments for e in sent)
+
+
+def test_no_reminder_for_a_stale_mark_or_a_session_no_longer_assigned():
+    assigned = dict(BOOKING, status="assigned", instructor_id="i1")
+    stale = dict(assigned, reminded_for="2030-01-01T10:00:00.000Z")  # not its start any more
+    assert kinds(change("updated", assigned, stale)) == []
+    cancelled = dict(assigned, status="cancelled", reminded_for=assigned["starts_at"])
+    assert kinds(change("updated", assigned, cancelled)) == ["booking_cancelled"]
+    reminded = dict(assigned, reminded_for=assigned["starts_at"])
+    assert kinds(change("updated", reminded, dict(reminded, note="x"))) == []
