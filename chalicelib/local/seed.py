@@ -351,8 +351,13 @@ def bookings(s: Seeder) -> None:
         s.made(f"booking {state}")
 
 
-#: The demo tenant's zone and a short notice, so a request for the next free slot is possible.
-TENANT_SCHEDULING = {"time_zone": "Europe/London", "min_notice_minutes": 30}
+#: The demo tenant's zone and a short notice, so a request for the next free slot is possible;
+#: reminders an hour ahead, so a session assigned for soon is reminded of within seconds.
+TENANT_SCHEDULING = {
+    "time_zone": "Europe/London",
+    "min_notice_minutes": 30,
+    "reminder_minutes_before": 60,
+}
 
 #: Each demo instructor's week, in their own zone (so slots differ by zone and cover most hours).
 AVAILABILITY: dict[str, dict[str, Any]] = {
