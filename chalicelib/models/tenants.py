@@ -87,7 +87,11 @@ class TenantPatchIn(StrictModel):
     min_notice_minutes: Annotated[int, Field(ge=0, le=10080), JSON_INT] | None = None
     booking_horizon_days: Annotated[int, Field(ge=1, le=365), JSON_INT] | None = None
     reminder_minutes_before: Annotated[int, Field(ge=15, le=10080), JSON_INT] | None = Field(
-        default=None, description="Minutes before a session its reminder goes out; null: none."
+        default=None,
+        description=(
+            "Minutes before a session its reminder goes out; null: none. Applies to sessions "
+            "assigned after the change (each keeps the lead it was assigned with)."
+        ),
     )
 
     def scheduling_changes(self) -> dict[str, Any]:
