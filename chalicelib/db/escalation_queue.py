@@ -15,9 +15,9 @@ from pynamodb.exceptions import UpdateError
 from chalicelib.clock import iso
 from chalicelib.context import Actor
 from chalicelib.db import keys
-from chalicelib.db.base import MainItem, is_condition_failure, stamp_actions
+from chalicelib.db.base import is_condition_failure, stamp_actions
 from chalicelib.db.booking_items import BookingItem, parse_time
-from chalicelib.db.work_queues import read_due
+from chalicelib.db.work_queues import DUE, read_due
 from chalicelib.models.bookings import DueBooking
 
 #: Any stored version: escalation is conditional on status and queue membership, not on the
@@ -46,15 +46,7 @@ class EscalationQueue:
                 due_at=parse_time(due_at),
             )
 
-        found = read_due(
-            MainItem.due,
-            MainItem.due_sk,
-            keys.booking_due_pk,
-            keys.BOOKING_DUE_SHARDS,
-            now=now,
-            limit=limit,
-            take=take,
-        )
+        found = read_due(DUE, now=now, limit=limit, take=take)
         found.sort(key=lambda d: d.due_at)
         return found[:limit]
 

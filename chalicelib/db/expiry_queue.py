@@ -21,7 +21,7 @@ from chalicelib.context import Actor
 from chalicelib.db import keys
 from chalicelib.db.base import is_condition_failure, stamp_actions
 from chalicelib.db.booking_items import BookingItem, parse_time
-from chalicelib.db.work_queues import read_due
+from chalicelib.db.work_queues import EXPIRY, read_due
 from chalicelib.models.bookings import EXPIRES_FROM, BookingStatus, StartedBooking
 
 #: Any stored version: the write is conditional on status, start and index membership; PynamoDB
@@ -56,15 +56,7 @@ class ExpiryQueue:
                 starts_at=parse_time(item.starts_at),
             )
 
-        found = read_due(
-            BookingItem.expiry,
-            BookingItem.expiry_sk,
-            keys.booking_expiry_pk,
-            keys.BOOKING_EXPIRY_SHARDS,
-            now=now,
-            limit=limit,
-            take=take,
-        )
+        found = read_due(EXPIRY, now=now, limit=limit, take=take)
         found.sort(key=lambda b: b.starts_at)
         return found[:limit]
 

@@ -21,7 +21,7 @@ from chalicelib.context import Actor
 from chalicelib.db import keys
 from chalicelib.db.base import is_condition_failure, stamp_actions
 from chalicelib.db.booking_items import BookingItem, parse_time
-from chalicelib.db.work_queues import read_due
+from chalicelib.db.work_queues import REMINDERS, read_due
 from chalicelib.models.bookings import BookingStatus, DueReminder, ReminderOutcome
 
 #: Any stored version: the write is conditional on status, start and index membership; PynamoDB
@@ -47,15 +47,7 @@ class ReminderQueue:
                 remind_at=parse_time(remind_at),
             )
 
-        found = read_due(
-            BookingItem.reminder,
-            BookingItem.remind_sk,
-            keys.booking_reminder_pk,
-            keys.BOOKING_REMINDER_SHARDS,
-            now=now,
-            limit=limit,
-            take=take,
-        )
+        found = read_due(REMINDERS, now=now, limit=limit, take=take)
         found.sort(key=lambda r: r.remind_at)
         return found[:limit]
 

@@ -10,41 +10,59 @@ of bookings, and never a Scan.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 from chalicelib.clock import iso
 from chalicelib.db import keys
+from chalicelib.db.base import MainItem
 from chalicelib.db.booking_items import BookingItem
 
 T = TypeVar("T")
 
 
-def read_due(
-    index: Any,
-    sort_key: Any,
-    pk_of: Callable[[int], str],
-    shards: int,
-    *,
-    now: datetime,
-    limit: int,
-    take: Callable[[BookingItem], T | None],
-) -> list[T]:
-    """What ``take`` makes of the items whose time is at or before ``now``, at most ``limit``.
+@dataclass(frozen=True)
+class WorkQueue:
+    """One of these indexes: the PynamoDB index, its range-key attribute, how a shard's
+    partition is named, and how many shards there are."""
 
-    ``index`` is the PynamoDB index, ``sort_key`` its range-key attribute and ``pk_of`` names a
-    shard's partition. One Query per shard, each limited to what is still wanted; ``take``
-    answers None for an item the caller passes over (it does not count towards ``limit``).
-    """
+    index: Any
+    sort_key: Any
+    pk_of: Callable[[int], str]
+    shards: int
+
+
+#: Waiting bookings by escalate-at (``db/escalation_queue.py``).
+DUE = WorkQueue(MainItem.due, MainItem.due_sk, keys.booking_due_pk, keys.BOOKING_DUE_SHARDS)
+#: Waiting bookings by start (``db/expiry_queue.py``).
+EXPIRY = WorkQueue(
+    BookingItem.expiry, BookingItem.expiry_sk, keys.booking_expiry_pk, keys.BOOKING_EXPIRY_SHARDS
+)
+#: Assigned sessions by remind-at (``db/reminder_queue.py``).
+REMINDERS = WorkQueue(
+    BookingItem.reminder,
+    BookingItem.remind_sk,
+    keys.booking_reminder_pk,
+    keys.BOOKING_REMINDER_SHARDS,
+)
+
+
+def read_due(
+    queue: WorkQueue, *, now: datetime, limit: int, take: Callable[[BookingItem], T | None]
+) -> list[T]:
+    """What ``take`` makes of the items of ``queue`` whose time is at or before ``now``, at most
+    ``limit``: one Query per shard, each limited to what is still wanted. ``take`` answers None
+    for an item the caller passes over (it does not count towards ``limit``)."""
     upper = keys.booking_due_sk_upto(iso(now))
     found: list[T] = []
-    for shard in range(shards):
+    for shard in range(queue.shards):
         remaining = limit - len(found)
         if remaining <= 0:
             break
-        results = index.query(
-            pk_of(shard),
-            range_key_condition=sort_key < upper,
+        results = queue.index.query(
+            queue.pk_of(shard),
+            range_key_condition=queue.sort_key < upper,
             limit=remaining,
             page_size=remaining,
         )
