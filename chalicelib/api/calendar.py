@@ -10,6 +10,7 @@ from chalicelib.api.framework import Api, Reply, Request
 from chalicelib.db.store import default_store
 from chalicelib.models.calendar import CalendarFeed
 from chalicelib.models.users import Role
+from chalicelib.services.access import AccessService
 from chalicelib.services.calendar import CalendarFeeds, read_feed
 
 api = Api(__name__, tag="calendar")
@@ -77,9 +78,11 @@ def get_calendar_feed(req: Request, feed: str) -> Reply:
 
     The assigned sessions of the feed's owner from 30 days ago to 180 days ahead, for calendar
     apps to subscribe to; `feed` is `<token>.ics` from `POST /users/me/calendar-feed`. 304 when
-    If-None-Match is current; 404 for an unknown or revoked feed."""
+    If-None-Match is current; 404 for an unknown or revoked feed, and within a minute for the
+    feed of a user who was deactivated."""
     store = default_store()
-    body = read_feed(store, feed, store.clock(), req.headers.get("if-none-match"))
+    people = AccessService(store, clock=store.clock)
+    body = read_feed(store, people, feed, store.clock(), req.headers.get("if-none-match"))
     if body.text is None:
         return Reply(body=None, status=304, headers={"ETag": body.etag})
     return Reply(body=body.text, headers={"ETag": body.etag, "Content-Type": CALENDAR_TYPE})

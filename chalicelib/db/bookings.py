@@ -36,6 +36,7 @@ from chalicelib.db.booking_items import (
     slot_locks,
     start_key,
 )
+from chalicelib.db.booking_views import view
 from chalicelib.db.catalog import CourseItem
 from chalicelib.db.pages import decode_cursor, encode_cursor
 from chalicelib.db.scheduling import AVAILABILITY_SK, AvailabilityItem, SchedulingRepository
@@ -150,23 +151,13 @@ class BookingRepository:
         cursor: str | None = None,
     ) -> Page[Booking]:
         """One Query per page on the view's own index, newest first; status is in the key."""
-        s = status.value if status else None
         tid = self.tenant_id
-        index: Any
-        if student_id:
-            index = BookingItem.gsi5 if s else BookingItem.gsi2
-            pk = keys.student_bookings_pk(tid, student_id, s)
-            scope = f"bookings:student:{student_id}:{s or '*'}"
-        elif instructor_id:
-            index = BookingItem.gsi6 if s else BookingItem.gsi3
-            pk = keys.instructor_bookings_pk(tid, instructor_id, s)
-            scope = f"bookings:instructor:{instructor_id}:{s or '*'}"
-        else:
-            index = BookingItem.gsi4 if s else BookingItem.gsi1
-            pk = keys.bookings_index_pk(tid, s)
-            scope = f"bookings:admin:{s or '*'}"
+        v = view(tid, student_id=student_id, instructor_id=instructor_id, status=status)
+        scope = f"bookings:{v.scope}"
         start = decode_cursor(cursor, tenant_id=tid, scope=scope)
-        results = index.query(pk, scan_index_forward=False, limit=limit, last_evaluated_key=start)
+        results = v.index("by_id").query(
+            v.pk, scan_index_forward=False, limit=limit, last_evaluated_key=start
+        )
         items = [booking_from_item(i) for i in results if isinstance(i, BookingItem)]
         return Page[Booking](
             items=items,

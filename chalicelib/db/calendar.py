@@ -9,11 +9,10 @@ are never read and the cost does not grow with them.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from chalicelib.clock import iso
-from chalicelib.db import keys
 from chalicelib.db.booking_items import BookingItem, booking_from_item
+from chalicelib.db.booking_views import view
 from chalicelib.db.pages import decode_cursor, encode_cursor
 from chalicelib.models.bookings import Booking, BookingStatus
 from chalicelib.models.common import Page
@@ -42,24 +41,11 @@ class CalendarRepository:
         """The bookings of one view that start in ``[start, end)``, earliest first: ONE Query
         per page. The cursor is bound to the view and the range."""
         tid = self.tenant_id
-        s = status.value if status else None
-        index: Any
-        if student_id:
-            index = BookingItem.cal_student_status if s else BookingItem.cal_student
-            pk = keys.student_bookings_pk(tid, student_id, s)
-            view = f"student:{student_id}"
-        elif instructor_id:
-            index = BookingItem.cal_instructor_status if s else BookingItem.cal_instructor
-            pk = keys.instructor_bookings_pk(tid, instructor_id, s)
-            view = f"instructor:{instructor_id}"
-        else:
-            index = BookingItem.cal_tenant_status if s else BookingItem.cal_tenant
-            pk = keys.bookings_index_pk(tid, s)
-            view = "admin"
+        v = view(tid, student_id=student_id, instructor_id=instructor_id, status=status)
         low, high = iso(start), iso(end)
-        scope = f"calendar:{view}:{s or '*'}:{low}:{high}"
-        results = index.query(
-            pk,
+        scope = f"calendar:{v.scope}:{low}:{high}"
+        results = v.index("by_start").query(
+            v.pk,
             # ``<end>#<id>`` sorts after ``<end>``: a booking starting at ``end`` is left out.
             range_key_condition=BookingItem.start_sk.between(low, high),
             limit=limit,

@@ -46,9 +46,15 @@ UNSET = Unset.token
 
 
 # --- time zones --------------------------------------------------------------------------------
+#: Names the zone directory of some hosts holds that are not zones: ``localtime`` is the
+#: host's own setting (Debian links it to /etc/localtime), so it would mean another zone, or
+#: none, on another machine.
+_NOT_ZONES = frozenset({"localtime"})
+
+
 @lru_cache(maxsize=1)
 def _zone_names() -> frozenset[str]:
-    return frozenset(available_timezones())
+    return frozenset(available_timezones()) - _NOT_ZONES
 
 
 def _known_zone(value: str) -> str:

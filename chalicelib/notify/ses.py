@@ -32,7 +32,7 @@ class SesSender:
             "Destination": {"ToAddresses": [email.to]},
             "Content": {
                 "Simple": {
-                    "Subject": {"Data": email.subject, "Charset": "UTF-8"},
+                    "Subject": {"Data": header_text(email.subject), "Charset": "UTF-8"},
                     "Body": {
                         "Text": {"Data": email.text, "Charset": "UTF-8"},
                         "Html": {"Data": email.html, "Charset": "UTF-8"},
@@ -74,6 +74,13 @@ class SesSender:
         return message_id
 
 
+def header_text(text: str) -> str:
+    """``text`` as one header line: a subject holds users' text (a course title), whose line
+    breaks or other control characters would end the header or add one; each run of them and
+    of white space becomes one space."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
 def mime_message(email: OutgoingEmail, sender: str) -> bytes:
     """``email`` as MIME bytes: multipart/mixed [multipart/alternative [text, HTML],
     attachments...], UTF-8 in quoted-printable (7-bit safe, still readable in the emulator's
@@ -84,7 +91,7 @@ def mime_message(email: OutgoingEmail, sender: str) -> bytes:
     message = EmailMessage(policy=SMTP)
     message["From"] = sender
     message["To"] = email.to
-    message["Subject"] = email.subject
+    message["Subject"] = header_text(email.subject)
     message.set_content(email.text, charset="utf-8", cte="quoted-printable")
     message.add_alternative(email.html, subtype="html", charset="utf-8", cte="quoted-printable")
     message.make_mixed()

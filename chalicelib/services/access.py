@@ -105,17 +105,23 @@ class AccessService:
             session_id=principal.session_id,
         )
 
+    def current(self, tenant_id: str, user_id: str) -> Access | None:
+        """A user's current role and status as a read sees them (this container's copy, at
+        most ``access_cache_seconds`` old): for what acts for a user without a token."""
+        return self._read(tenant_id, user_id, fresh=False)
+
     def _access(self, principal: Principal, *, fresh: bool) -> Access | None:
-        key = (principal.tenant_id, principal.user_id)
+        return self._read(principal.tenant_id, principal.user_id, fresh=fresh)
+
+    def _read(self, tenant_id: str, user_id: str, *, fresh: bool) -> Access | None:
+        key = (tenant_id, user_id)
         now = self.clock().timestamp()
         if not fresh:
             cached = self.cache.get(key, now)
             if cached is not None:
                 return cached
-        actor = Actor(user_id=principal.user_id, correlation_id=None)
-        access = self.directory.users(principal.tenant_id, actor).access(
-            principal.user_id, consistent=fresh
-        )
+        actor = Actor(user_id=user_id, correlation_id=None)
+        access = self.directory.users(tenant_id, actor).access(user_id, consistent=fresh)
         ttl = get_settings().access_cache_seconds
         if access is not None and ttl > 0:
             self.cache.put(key, access, now + ttl)

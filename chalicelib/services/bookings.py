@@ -367,6 +367,8 @@ class BookingService:
             user, doc = self.repo.teachers([uid]).get(uid, (None, None))
             if (
                 user is None
+                or user.role is not Role.instructor
+                or not user.active
                 or not teaches(teachers, uid)
                 or not available_for(doc, starts_at, minutes)
             ):

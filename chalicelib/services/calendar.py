@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -14,7 +15,7 @@ from chalicelib.errors import NotFound
 from chalicelib.models.bookings import Booking, BookingListQuery, BookingStatus
 from chalicelib.models.calendar import CalendarFeed, FeedBody, FeedOwner
 from chalicelib.models.common import Page
-from chalicelib.models.users import Role
+from chalicelib.models.users import Access, Role
 from chalicelib.services.catalog_views import etag_matches
 
 
@@ -137,11 +138,24 @@ class FeedStore(Protocol):
     def calendar(self, tenant_id: str) -> FeedSessions: ...
 
 
-def read_feed(store: FeedStore, feed: str, now: datetime, if_none_match: str | None) -> FeedBody:
-    """``GET /calendar/<token>.ics``: ONE GetItem (the token's hash names the owner) and ONE
-    Query (their assigned sessions in the window). An unknown or revoked token is a 404."""
+class FeedPeople(Protocol):
+    """Users' current role and status (``services.access.AccessService``)."""
+
+    def current(self, tenant_id: str, user_id: str) -> Access | None: ...
+
+
+def read_feed(
+    store: FeedStore, people: FeedPeople, feed: str, now: datetime, if_none_match: str | None
+) -> FeedBody:
+    """``GET /calendar/<token>.ics``: ONE GetItem (the token's hash names the owner), the
+    owner's current role and status (as any read sees them: at most one GetItem a minute) and
+    ONE Query (their assigned sessions in the window). An unknown or revoked token, and the
+    feed of a user who is gone, deactivated or now an admin, is a 404; the feed lists what the
+    user's current role sees."""
     token = feed_token_of(feed)
     owner = store.feed_owner(feed_token_hash(token)) if token else None
-    if owner is None or owner.role is Role.admin:
+    access = people.current(owner.tenant_id, owner.user_id) if owner else None
+    if owner is None or access is None or not access.active or access.role is Role.admin:
         raise NotFound("calendar feed")
+    owner = replace(owner, role=access.role)
     return render_feed(owner, store.calendar(owner.tenant_id), now, if_none_match)

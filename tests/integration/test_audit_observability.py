@@ -112,9 +112,10 @@ def test_functions_log_json_with_correlation_and_tenant_and_emit_metrics(
 
 
 def test_the_finder_and_the_escalator_emit_metrics(client, aws, observed):
-    from tests.integration.test_escalation import SCHEDULED, _bulk_bookings
+    from tests.integration.test_escalation import SCHEDULED, _stale
+    from tests.support.flat_cost import bulk_bookings
 
-    _bulk_bookings(10, 2)
+    bulk_bookings(10, 2, _stale)
     observed.clear()
     client.lambda_.invoke("find_stale_bookings", SCHEDULED)
     records = QueueTap(aws["ESCALATION_QUEUE_URL"]).records()

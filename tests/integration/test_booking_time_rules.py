@@ -310,3 +310,17 @@ def test_the_other_tenant_cannot_move_a_booking(world, api):
     )
     assert r.status == 404
     assert world.get(b["id"]).json == b
+
+
+@pytest.mark.parametrize("change", [{"active": False}, {"role": "student"}])
+def test_an_assigned_booking_does_not_move_to_a_new_time_of_a_former_instructor(world, aws, change):
+    """The new time follows the assignment rule: the instructor must (still) be an active
+    instructor; one an admin deactivated or made a student gets no new session time."""
+    b = assigned(world, "2027-02-01T09:00:00Z")
+    before = locks(aws, world)
+    r = world.api.patch(f"/users/{world.ids['instructor']}", change, token=world.token("admin"))
+    assert r.status == 200, r.body
+    r = reschedule(world, b["id"], "admin", starts_at="2027-02-01T13:00:00Z")
+    assert r.status == 409 and r.error_code == "instructor_unavailable", r.body
+    assert world.get(b["id"]).json == b
+    assert locks(aws, world) == before

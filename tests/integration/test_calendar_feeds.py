@@ -194,3 +194,25 @@ def test_a_feed_request_is_one_getitem_and_one_query_whatever_else_is_booked(
     assert measured[100] == measured[5000], measured
     assert measured[5000][0] == ["GetItem", "Query"]
     print(f"GET /calendar/<token>.ics: {measured}")
+
+
+def test_a_feed_follows_its_users_current_role_and_status(world, sessions, clock):
+    """Like a token, a feed URL acts with its user's current role and status (the contract's
+    60 seconds for reads): a deactivated user's feed is gone, and one made while an instructor
+    lists what the user may see now."""
+    admin = world.token("admin")
+    instructor_feed = new_feed(world, "instructor")
+    student_feed = new_feed(world, "student")
+    r = world.api.patch(f"/users/{world.ids['instructor']}", {"role": "student"}, token=admin)
+    assert r.status == 200, r.body
+    r = world.api.patch(f"/users/{world.ids['student']}", {"active": False}, token=admin)
+    assert r.status == 200, r.body
+    clock.advance(seconds=61)
+    gone = read(world, student_feed)
+    assert gone.status == 404 and gone.error_code == "not_found"
+    # no longer an instructor: the sessions assigned to them are not listed as theirs
+    assert events(read(world, instructor_feed)) == {}
+    r = world.api.patch(f"/users/{world.ids['instructor']}", {"role": "admin"}, token=admin)
+    assert r.status == 200, r.body
+    clock.advance(seconds=61)
+    assert read(world, instructor_feed).status == 404  # admins have no feed

@@ -103,3 +103,20 @@ def test_emails_about_sessions_in_nobodys_calendar_carry_no_invite(client, taps,
     with_invites = [e["subject"].split(":")[0] for e in emails if e["attachments"]]
     assert with_invites == ["A booking was assigned"] * 2  # the completed one's assignment
     assert any(e["subject"].startswith("A booking was cancelled") for e in emails)
+
+
+def test_a_course_title_with_line_breaks_keeps_every_subject_on_one_line(client, taps, world):
+    """A title is the course owner's text: its line breaks may not end the Subject header
+    (nor add one), and the email that carries an invite still goes."""
+    title = "Algebra\r\nBcc: attacker@evil.example"
+    r = world.api.patch(f"/courses/{world.course}", {"title": title}, token=world.token("admin"))
+    assert r.status == 200, r.body
+    world.booking_in("assigned")
+    emails = deliver(client, taps)
+    subjects = [e["subject"] for e in emails]
+    assert any(s.startswith("A booking was assigned: Algebra Bcc: attacker") for s in subjects)
+    assert not [s for s in subjects if "\r" in s or "\n" in s]
+    for email in emails:
+        assert "attacker@evil.example" not in email["to"]
+        if "mime" in email:
+            assert email["mime"]["Bcc"] is None

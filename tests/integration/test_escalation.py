@@ -4,7 +4,7 @@ and the finder's cost stays flat as the number of bookings grows."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from tests.support.accounts import new_user
@@ -17,6 +17,7 @@ from tests.support.eventkit import (
     sqs_event,
     stream_event,
 )
+from tests.support.flat_cost import Row, bench_figures, measure
 
 SCHEDULED = {
     "version": "0",
@@ -146,82 +147,25 @@ def test_a_malformed_escalation_message_fails_alone(api, client, aws, clock):
 STALE = 5
 
 
-def _bulk_bookings(total: int, stale: int) -> list[str]:
-    """``total`` bookings of one tenant written straight to the table (BatchWriteItem):
-    ``stale`` are waiting past their escalate-at, the others are waiting but not yet due, or
-    not waiting at all. Answers the stale ones' ids."""
-    from chalicelib.context import Actor
-    from chalicelib.db.booking_items import BookingItem
-    from chalicelib.ids import new_id
-    from chalicelib.models.bookings import Booking, BookingStatus
+def _stale(n: int, due: bool, now: datetime) -> Row:
+    """The due ones wait past their escalate-at; the others wait but are not yet due, or do
+    not wait at all."""
+    from chalicelib.models.bookings import BookingStatus
 
-    now = datetime.now(UTC)
-    actor = Actor(user_id="loader", correlation_id="bulk")
-    stale_ids = []
-    with BookingItem.batch_write() as batch:
-        for n in range(total):
-            if n < stale:
-                status, escalate_at = BookingStatus.requested, now - timedelta(minutes=n + 1)
-            elif n % 2:
-                status, escalate_at = BookingStatus.approved, now + timedelta(days=1, minutes=n)
-            else:
-                status, escalate_at = BookingStatus.completed, None
-            booking = Booking(
-                id=new_id(),
-                tenant_id="bulktenant",
-                student_id="student1",
-                course_id="course1",
-                instructor_id="instructor1" if status is BookingStatus.completed else None,
-                starts_at=now + timedelta(days=3),
-                duration_minutes=60,
-                status=status,
-                created_at=now,
-                updated_at=now,
-                version=1,
-            )
-            if n < stale:
-                stale_ids.append(booking.id)
-            batch.save(BookingItem.new(booking, actor, escalate_at=escalate_at))
-    return stale_ids
+    starts_at = now + timedelta(days=3)
+    if due:
+        return Row(BookingStatus.requested, starts_at, now - timedelta(minutes=n + 1))
+    if n % 2:
+        return Row(BookingStatus.approved, starts_at, now + timedelta(days=1, minutes=n))
+    return Row(BookingStatus.completed, starts_at)
 
 
 def test_escalation_requests_stay_flat_as_bookings_grow(client, aws, aws_requests, record_property):
     """The finder and the consumer make the same requests, and read the same items, at 100 and
     at 5,000 bookings (``make bench`` prints the figures)."""
     queue = QueueTap(aws["ESCALATION_QUEUE_URL"])
-    measured: dict[int, tuple[list[str], list[str], int, int]] = {}
-    loaded = 0
-    for total in (100, 5000):
-        stale_ids = _bulk_bookings(total - loaded, STALE)  # the earlier stale ones are escalated
-        loaded = total
-
-        aws_requests.reset()
-        assert find(client) == {"queued": STALE}
-        finder = aws_requests.operations("dynamodb") + aws_requests.operations("sqs")
-        finder_items = aws_requests.items_read()
-        messages = queue.records()
-        assert sorted(json.loads(m["body"])["booking_id"] for m in messages) == sorted(stale_ids)
-
-        aws_requests.reset()
-        assert failures(escalate(client, messages)) == []
-        consumer = aws_requests.operations("dynamodb") + aws_requests.operations("sqs")
-        consumer_items = aws_requests.items_read()
-
-        assert "Scan" not in finder + consumer
-        assert finder.count("Query") == 8  # one per shard of the sparse due index
-        assert finder.count("SendMessageBatch") == 1  # five messages, one request
-        assert consumer == ["UpdateItem"] * STALE  # one conditional write per stale booking
-        assert finder_items == STALE  # only the due ones, wherever they are in the index
-        measured[total] = (finder, consumer, finder_items, consumer_items)
-    assert measured[100] == measured[5000]
-    record_property(
-        "bench_scaling",
-        {
-            "escalation finder": {
-                f"{n:,}": {"requests": len(m[0]), "items_read": m[2]} for n, m in measured.items()
-            },
-            "escalation consumer": {
-                f"{n:,}": {"requests": len(m[1]), "items_read": m[3]} for n, m in measured.items()
-            },
-        },
+    measured = measure(
+        aws_requests, queue, lambda: find(client), lambda m: escalate(client, m), STALE, _stale
     )
+    assert measured[100] == measured[5000]
+    record_property("bench_scaling", bench_figures("escalation", measured))

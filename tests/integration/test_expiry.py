@@ -5,7 +5,7 @@ finder's cost stays flat as the number of bookings grows."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from tests.support.bookings import make_world
@@ -18,6 +18,7 @@ from tests.support.eventkit import (
     sqs_record,
     stream_event,
 )
+from tests.support.flat_cost import Row, bench_figures, measure
 
 SCHEDULED = {
     "version": "0",
@@ -206,85 +207,31 @@ def test_the_student_is_emailed_once_when_a_booking_expires(api, client, aws, cl
 STARTED = 5
 
 
-def _bulk_bookings(total: int, started: int) -> list[str]:
-    """``total`` bookings of one tenant written straight to the table (BatchWriteItem):
-    ``started`` are waiting although their start passed, the others are waiting for a later
-    start, or not waiting at all. Answers the started ones' ids."""
-    from chalicelib.context import Actor
-    from chalicelib.db.booking_items import BookingItem
-    from chalicelib.ids import new_id
-    from chalicelib.models.bookings import Booking, BookingStatus
+def _started(n: int, due: bool, now: datetime) -> Row:
+    """The due ones still wait although their start passed; the others wait for a later
+    start, or do not wait at all."""
+    from chalicelib.models.bookings import BookingStatus
 
-    now = datetime.now(UTC)
-    actor = Actor(user_id="loader", correlation_id="bulk")
-    started_ids = []
-    with BookingItem.batch_write() as batch:
-        for n in range(total):
-            if n < started:
-                status, starts_at = BookingStatus.requested, now - timedelta(minutes=n + 1)
-            elif n % 2:
-                status, starts_at = BookingStatus.approved, now + timedelta(days=1, minutes=n)
-            else:
-                status, starts_at = BookingStatus.completed, now - timedelta(days=1, minutes=n)
-            booking = Booking(
-                id=new_id(),
-                tenant_id="bulktenant",
-                student_id="student1",
-                course_id="course1",
-                instructor_id="instructor1" if status is BookingStatus.completed else None,
-                starts_at=starts_at,
-                duration_minutes=60,
-                status=status,
-                created_at=now - timedelta(days=3),
-                updated_at=now,
-                version=1,
-            )
-            if n < started:
-                started_ids.append(booking.id)
-            batch.save(BookingItem.new(booking, actor, escalate_at=None))
-    return started_ids
+    created = now - timedelta(days=3)
+    if due:
+        starts_at = now - timedelta(minutes=n + 1)
+        return Row(BookingStatus.requested, starts_at, created_at=created)
+    if n % 2:
+        starts_at = now + timedelta(days=1, minutes=n)
+        return Row(BookingStatus.approved, starts_at, created_at=created)
+    starts_at = now - timedelta(days=1, minutes=n)
+    return Row(BookingStatus.completed, starts_at, created_at=created)
 
 
 def test_expiry_requests_stay_flat_as_bookings_grow(client, aws, aws_requests, record_property):
     """The finder and the consumer make the same requests, and read the same items, at 100 and
     at 5,000 bookings (``make bench`` prints the figures)."""
     queue = QueueTap(aws["EXPIRY_QUEUE_URL"])
-    measured: dict[int, tuple[list[str], list[str], int, int]] = {}
-    loaded = 0
-    for total in (100, 5000):
-        started_ids = _bulk_bookings(total - loaded, STARTED)  # the earlier ones are expired
-        loaded = total
-
-        aws_requests.reset()
-        assert find(client) == {"queued": STARTED}
-        finder = aws_requests.operations("dynamodb") + aws_requests.operations("sqs")
-        finder_items = aws_requests.items_read()
-        messages = queue.records()
-        assert sorted(json.loads(m["body"])["booking_id"] for m in messages) == sorted(started_ids)
-
-        aws_requests.reset()
-        assert failures(expire(client, messages)) == []
-        consumer = aws_requests.operations("dynamodb") + aws_requests.operations("sqs")
-        consumer_items = aws_requests.items_read()
-
-        assert "Scan" not in finder + consumer
-        assert finder.count("Query") == 8  # one per shard of the sparse expiry index
-        assert finder.count("SendMessageBatch") == 1  # five messages, one request
-        assert consumer == ["UpdateItem"] * STARTED  # one conditional write per booking
-        assert finder_items == STARTED  # only the started ones, wherever they are in the index
-        measured[total] = (finder, consumer, finder_items, consumer_items)
-    assert measured[100] == measured[5000]
-    record_property(
-        "bench_scaling",
-        {
-            "expiry finder": {
-                f"{n:,}": {"requests": len(m[0]), "items_read": m[2]} for n, m in measured.items()
-            },
-            "expiry consumer": {
-                f"{n:,}": {"requests": len(m[1]), "items_read": m[3]} for n, m in measured.items()
-            },
-        },
+    measured = measure(
+        aws_requests, queue, lambda: find(client), lambda m: expire(client, m), STARTED, _started
     )
+    assert measured[100] == measured[5000]
+    record_property("bench_scaling", bench_figures("expiry", measured))
 
 
 def test_the_local_stacks_scheduler_and_pump_expire_and_email(chalice_app, api, aws, clock):
