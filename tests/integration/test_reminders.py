@@ -20,6 +20,7 @@ from tests.support.eventkit import (
     sqs_record,
     stream_event,
 )
+from tests.support.flat_cost import Row, bench_figures, measure
 
 SCHEDULED = {
     "version": "0",
@@ -264,86 +265,32 @@ def test_a_malformed_reminder_message_fails_alone(api, client, aws, clock):
 DUE = 5
 
 
-def _bulk_bookings(total: int, due: int) -> list[str]:
-    """``total`` bookings of one tenant written straight to the table (BatchWriteItem): ``due``
-    assigned sessions whose reminder is due, the others assigned later (reminder not due yet),
-    waiting, or over. Answers the due ones' ids."""
-    from chalicelib.context import Actor
-    from chalicelib.db.booking_items import BookingItem
-    from chalicelib.ids import new_id
-    from chalicelib.models.bookings import Booking, BookingStatus
+def _due_soon(n: int, due: bool, now: datetime) -> Row:
+    """The due ones are assigned sessions within their reminder lead; the others are assigned
+    sessions further ahead, waiting bookings, or over."""
+    from chalicelib.models.bookings import BookingStatus
 
-    now = datetime.now(UTC)
-    actor = Actor(user_id="loader", correlation_id="bulk")
-    due_ids = []
-    with BookingItem.batch_write() as batch:
-        for n in range(total):
-            if n < due:
-                status, starts_at = BookingStatus.assigned, now + timedelta(hours=1, minutes=n)
-            elif n % 3 == 0:
-                status, starts_at = BookingStatus.assigned, now + timedelta(days=3, minutes=n)
-            elif n % 3 == 1:
-                status, starts_at = BookingStatus.approved, now + timedelta(days=1, minutes=n)
-            else:
-                status, starts_at = BookingStatus.completed, now - timedelta(days=1, minutes=n)
-            booking = Booking(
-                id=new_id(),
-                tenant_id="bulktenant",
-                student_id="student1",
-                course_id="course1",
-                instructor_id=None if status is BookingStatus.approved else "instructor1",
-                starts_at=starts_at,
-                duration_minutes=60,
-                status=status,
-                created_at=now - timedelta(days=3),
-                updated_at=now,
-                version=1,
-            )
-            if n < due:
-                due_ids.append(booking.id)
-            batch.save(
-                BookingItem.new(booking, actor, escalate_at=None, reminder_minutes=DEFAULT_LEAD)
-            )
-    return due_ids
+    created = now - timedelta(days=3)
+    if due:
+        starts_at = now + timedelta(hours=1, minutes=n)
+        return Row(BookingStatus.assigned, starts_at, None, created, DEFAULT_LEAD)
+    if n % 3 == 0:
+        starts_at = now + timedelta(days=3, minutes=n)
+        return Row(BookingStatus.assigned, starts_at, None, created, DEFAULT_LEAD)
+    if n % 3 == 1:
+        return Row(BookingStatus.approved, now + timedelta(days=1, minutes=n), None, created)
+    return Row(BookingStatus.completed, now - timedelta(days=1, minutes=n), None, created)
 
 
 def test_reminder_requests_stay_flat_as_bookings_grow(client, aws, aws_requests, record_property):
     """The finder and the consumer make the same requests, and read the same items, at 100 and
     at 5,000 bookings (``make bench`` prints the figures)."""
     queue = QueueTap(aws["REMINDER_QUEUE_URL"])
-    measured: dict[int, tuple[list[str], list[str], int]] = {}
-    loaded = 0
-    for total in (100, 5000):
-        due_ids = _bulk_bookings(total - loaded, DUE)  # the earlier due ones were reminded
-        loaded = total
-
-        aws_requests.reset()
-        assert find(client) == {"queued": DUE}
-        finder = aws_requests.operations("dynamodb") + aws_requests.operations("sqs")
-        finder_items = aws_requests.items_read()
-        messages = queue.records()
-        assert sorted(json.loads(m["body"])["booking_id"] for m in messages) == sorted(due_ids)
-
-        aws_requests.reset()
-        assert failures(remind(client, messages)) == []
-        consumer = aws_requests.operations("dynamodb") + aws_requests.operations("sqs")
-
-        assert "Scan" not in finder + consumer
-        assert finder.count("Query") == 8  # one per shard of the sparse reminder index
-        assert finder.count("SendMessageBatch") == 1  # five messages, one request
-        assert consumer == ["UpdateItem"] * DUE  # one conditional write per session
-        assert finder_items == DUE  # only the due ones, wherever they are in the index
-        measured[total] = (finder, consumer, finder_items)
-    assert measured[100] == measured[5000]
-    record_property(
-        "bench_scaling",
-        {
-            "reminder finder": {
-                f"{n:,}": {"requests": len(m[0]), "items_read": m[2]} for n, m in measured.items()
-            },
-            "reminder consumer": {f"{n:,}": {"requests": len(m[1])} for n, m in measured.items()},
-        },
+    measured = measure(
+        aws_requests, queue, lambda: find(client), lambda m: remind(client, m), DUE, _due_soon
     )
+    assert measured[100] == measured[5000]
+    record_property("bench_scaling", bench_figures("reminder", measured))
 
 
 def test_the_local_stacks_scheduler_and_pump_remind_and_email(chalice_app, api, aws, clock):

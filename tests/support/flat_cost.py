@@ -28,6 +28,8 @@ class Row(NamedTuple):
     starts_at: datetime
     escalate_at: datetime | None = None
     created_at: datetime | None = None
+    #: An assigned session's reminder lead (armed as an assignment arms it).
+    reminder_minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ def bulk_bookings(total: int, due: int, row: Callable[[int, bool, datetime], Row
     from chalicelib.ids import new_id
     from chalicelib.models.bookings import Booking, BookingStatus
 
+    taught = {BookingStatus.assigned, BookingStatus.completed}
     now = datetime.now(UTC)
     actor = Actor(user_id="loader", correlation_id="bulk")
     due_ids = []
@@ -60,7 +63,7 @@ def bulk_bookings(total: int, due: int, row: Callable[[int, bool, datetime], Row
                 tenant_id="bulktenant",
                 student_id="student1",
                 course_id="course1",
-                instructor_id="instructor1" if r.status is BookingStatus.completed else None,
+                instructor_id="instructor1" if r.status in taught else None,
                 starts_at=r.starts_at,
                 duration_minutes=60,
                 status=r.status,
@@ -70,7 +73,10 @@ def bulk_bookings(total: int, due: int, row: Callable[[int, bool, datetime], Row
             )
             if n < due:
                 due_ids.append(booking.id)
-            batch.save(BookingItem.new(booking, actor, escalate_at=r.escalate_at))
+            item = BookingItem.new(
+                booking, actor, escalate_at=r.escalate_at, reminder_minutes=r.reminder_minutes
+            )
+            batch.save(item)
     return due_ids
 
 
