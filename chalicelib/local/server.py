@@ -111,6 +111,76 @@ def is_emulator(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+def _keep_alive_handler() -> type[Any]:
+    """moto's request handler, keeping each HTTP/1.1 connection open for the next request.
+
+    werkzeug's server ends every connection after one answer (it cannot tell where a request's
+    body ends), so each call of the stack into its emulator made a connection and a server
+    thread, and the SDK a socket, for a millisecond of work. The emulator reads a request's
+    whole body by its ``Content-Length`` before moto sees it and answers with one, so the
+    connection is ready for the next request. A request it cannot frame so (a chunked body,
+    ``Expect: 100-continue``) gets werkzeug's own handling and a closed connection.
+    """
+    import io
+
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class KeepAliveHandler(MotoRequestHandler):
+        protocol_version = "HTTP/1.1"
+        timeout = IDLE_CONNECTION_SECONDS  # an idle connection ends; its thread with it
+
+        def run_wsgi(self) -> None:
+            framed = "chunked" not in self.headers.get("Transfer-Encoding", "").lower() and (
+                self.headers.get("Expect", "").lower().strip() != "100-continue"
+            )
+            if not framed:
+                self.close_connection = True
+                super().run_wsgi()
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length > 0 else b""
+            self.environ = environ = self.make_environ()
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            answer: list[Any] = ["500 INTERNAL SERVER ERROR", []]
+
+            def start_response(status: str, headers: list[tuple[str, str]], _: Any = None) -> Any:
+                answer[:] = [status, headers]
+                return lambda data: None  # the app returns its body (SerialisedApp does)
+
+            try:
+                result = self.server.app(environ, start_response)
+                try:
+                    data = b"".join(result)
+                finally:
+                    close = getattr(result, "close", None)
+                    if close is not None:
+                        close()
+            except Exception:
+                log.exception("the emulator failed %s %s", self.command, self.path)
+                answer[:] = ["500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")]]
+                data = b"the emulator failed this request\n"
+                self.close_connection = True
+            status, headers = answer
+            code, _, reason = str(status).partition(" ")
+            self.send_response(int(code), reason)
+            for key, value in headers:
+                if key.lower() not in ("content-length", "connection", "transfer-encoding"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD" and int(code) not in (204, 304):
+                self.wfile.write(data)
+
+    return KeepAliveHandler
+
+
+#: Seconds a kept connection may idle before the emulator closes it (the SDK opens a new one).
+IDLE_CONNECTION_SECONDS = 30.0
+
+
 class MotoServer:
     """moto's WSGI app behind :class:`SerialisedApp`, served by werkzeug on a thread."""
 
@@ -135,18 +205,18 @@ class MotoServer:
             log.info("reusing the AWS emulator already running on %s", self.url)
             self.reused = True
             return self
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
 
         self.app = SerialisedApp(
             DomainDispatcherApplication(create_backend_app), self.pages, frozenset({"profile"})
         )
         self._server = make_server(
-            self.host, self.port, self.app, threaded=True, request_handler=MotoRequestHandler
+            self.host,
+            self.port,
+            self.app,
+            threaded=True,
+            request_handler=_keep_alive_handler(),
         )
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(
