@@ -7,6 +7,7 @@ against the local stack exercise the code's conditional writes instead of moto's
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import threading
@@ -121,19 +122,19 @@ def _keep_alive_handler() -> type[Any]:
     connection is ready for the next request. A request it cannot frame so (a chunked body,
     ``Expect: 100-continue``) gets werkzeug's own handling and a closed connection.
     """
-    import io
-
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
     class KeepAliveHandler(MotoRequestHandler):
         protocol_version = "HTTP/1.1"
         timeout = IDLE_CONNECTION_SECONDS  # an idle connection ends; its thread with it
 
+        def log_error(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
+            """An idle connection timing out is how kept connections end: not an error."""
+            if not format.startswith("Request timed out"):
+                super().log_error(format, *args)
+
         def run_wsgi(self) -> None:
-            framed = "chunked" not in self.headers.get("Transfer-Encoding", "").lower() and (
-                self.headers.get("Expect", "").lower().strip() != "100-continue"
-            )
-            if not framed:
+            if not _framed(self.headers):
                 self.close_connection = True
                 super().run_wsgi()
                 return
@@ -142,27 +143,14 @@ def _keep_alive_handler() -> type[Any]:
             self.environ = environ = self.make_environ()
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
-            answer: list[Any] = ["500 INTERNAL SERVER ERROR", []]
-
-            def start_response(status: str, headers: list[tuple[str, str]], _: Any = None) -> Any:
-                answer[:] = [status, headers]
-                return lambda data: None  # the app returns its body (SerialisedApp does)
-
             try:
-                result = self.server.app(environ, start_response)
-                try:
-                    data = b"".join(result)
-                finally:
-                    close = getattr(result, "close", None)
-                    if close is not None:
-                        close()
+                status, headers, data = _call(self.server.app, environ)
             except Exception:
                 log.exception("the emulator failed %s %s", self.command, self.path)
-                answer[:] = ["500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")]]
+                status, headers = "500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")]
                 data = b"the emulator failed this request\n"
                 self.close_connection = True
-            status, headers = answer
-            code, _, reason = str(status).partition(" ")
+            code, _, reason = status.partition(" ")
             self.send_response(int(code), reason)
             for key, value in headers:
                 if key.lower() not in ("content-length", "connection", "transfer-encoding"):
@@ -175,6 +163,31 @@ def _keep_alive_handler() -> type[Any]:
                 self.wfile.write(data)
 
     return KeepAliveHandler
+
+
+def _framed(headers: Any) -> bool:
+    """A request whose body ends where its ``Content-Length`` says (or that has none)."""
+    chunked = "chunked" in str(headers.get("Transfer-Encoding", "")).lower()
+    expects = str(headers.get("Expect", "")).lower().strip() == "100-continue"
+    return not chunked and not expects
+
+
+def _call(app: WsgiApp, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+    """A WSGI app's status, headers and whole body."""
+    answer: list[Any] = ["500 INTERNAL SERVER ERROR", []]
+
+    def start_response(status: str, headers: list[tuple[str, str]], _: Any = None) -> Any:
+        answer[:] = [status, headers]
+        return lambda data: None  # the app returns its body (SerialisedApp does)
+
+    result = app(environ, start_response)
+    try:
+        data = b"".join(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    return str(answer[0]), list(answer[1]), data
 
 
 #: Seconds a kept connection may idle before the emulator closes it (the SDK opens a new one).
