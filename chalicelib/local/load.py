@@ -43,6 +43,7 @@ from chalicelib.local.harness import StackProcess, cpu_seconds, rss_bytes, start
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 PASSWORD = "load-password-" + "x" * 12
 MiB = 1024 * 1024
+IDLE_SAMPLE_SECONDS = 10.0
 
 
 # The world the workers act in ----------------------------------------------------------------
@@ -917,6 +918,26 @@ def report(record: Record, started: float, ended: float, extra: dict[str, Any]) 
     }
 
 
+def _print_memory(result: dict[str, Any]) -> None:
+    print(
+        f"[load] stack RSS: before {result['rss_before_mib']} MiB, after "
+        f"{result['rss_after_mib']} MiB ({result['kib_per_request']} KiB per request), "
+        f"once the events settled {result['rss_settled_mib']} MiB, after "
+        f"{result.get('idle_seconds', 0)} s idle {result.get('rss_idle_mib')} MiB"
+    )
+    if result.get("rss_idle_trace_mib"):
+        print(
+            f"[load] stack RSS while idle, every {IDLE_SAMPLE_SECONDS:.0f} s (MiB): "
+            f"{result['rss_idle_trace_mib']}"
+        )
+    for s in result["memory_samples"]:
+        queued = ", ".join(f"{q} {n}" for q, n in s["queued"].items())
+        print(
+            f"         {s['seconds']:>7} s  {s['requests']:>6} requests  {s['rss_mib']} MiB"
+            + (f"  queued: {queued}" if queued else "")
+        )
+
+
 def print_report(result: dict[str, Any]) -> None:
     lat = result["latency_ms"]
     print(
@@ -930,18 +951,7 @@ def print_report(result: dict[str, Any]) -> None:
     for op, o in result["operations"].items():
         print(f"         {op:<18} {o['count']:>6} {o['p50_ms']:>8} {o['p99_ms']:>8}")
     if "rss_before_mib" in result:
-        print(
-            f"[load] stack RSS: before {result['rss_before_mib']} MiB, after "
-            f"{result['rss_after_mib']} MiB ({result['kib_per_request']} KiB per request), "
-            f"once the events settled {result['rss_settled_mib']} MiB, after "
-            f"{result.get('idle_seconds', 0)} s idle {result.get('rss_idle_mib')} MiB"
-        )
-        for s in result["memory_samples"]:
-            queued = ", ".join(f"{q} {n}" for q, n in s["queued"].items())
-            print(
-                f"         {s['seconds']:>7} s  {s['requests']:>6} requests  {s['rss_mib']} MiB"
-                + (f"  queued: {queued}" if queued else "")
-            )
+        _print_memory(result)
     if "cpu_user_s_per_1000" in result:
         print(
             f"[load] the stack's CPU: {result['cpu_user_s_per_1000']} user s and "
@@ -1057,8 +1067,12 @@ def run(
     # Idle: nothing is sent; the stack only finishes the events of the run, then polls.
     rss_settled = rss_bytes(pid) if pid else None
     rss_idle = None
+    idle_trace: list[int] = []  # MiB every IDLE_SAMPLE_SECONDS: a trend, not one reading
     if pid and idle_seconds:
-        time.sleep(idle_seconds)
+        idle_until = time.monotonic() + idle_seconds
+        while (left := idle_until - time.monotonic()) > 0:
+            time.sleep(min(IDLE_SAMPLE_SECONDS, left))
+            idle_trace.append(round((rss_bytes(pid) or 0) / MiB))
         rss_idle = rss_bytes(pid)
     extra: dict[str, Any] = {
         "tenants": [t.slug for t in world],
@@ -1074,6 +1088,7 @@ def run(
             "rss_settled_mib": round((rss_settled or 0) / MiB),
             "rss_idle_mib": round((rss_idle or 0) / MiB) if rss_idle else None,
             "idle_seconds": idle_seconds,
+            "rss_idle_trace_mib": idle_trace,
             "rss_before_bytes": rss_before,
             "rss_after_bytes": rss_after,
             **_cpu_per_1000(cpu_before, cpu_after, len(record.finished)),
@@ -1112,7 +1127,7 @@ def main(argv: list[str] | None = None) -> int:
         "--settle-seconds", type=float, default=120, help="wait this long for audits"
     )
     parser.add_argument(
-        "--idle-seconds", type=float, default=30, help="measure memory again after idling"
+        "--idle-seconds", type=float, default=60, help="measure memory again after idling"
     )
     parser.add_argument(
         "--url", help="drive this running stack (loopback only) instead of starting one"
