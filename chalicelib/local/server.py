@@ -7,9 +7,11 @@ against the local stack exercise the code's conditional writes instead of moto's
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
+import socket
 import threading
 import time
 import urllib.error
@@ -128,6 +130,14 @@ def _keep_alive_handler() -> type[Any]:
         protocol_version = "HTTP/1.1"
         timeout = IDLE_CONNECTION_SECONDS  # an idle connection ends; its thread with it
 
+        def setup(self) -> None:
+            super().setup()
+            _kept(self.server).add(self.connection)  # stopping the emulator ends them too
+
+        def finish(self) -> None:
+            _kept(self.server).discard(self.connection)
+            super().finish()
+
         def log_error(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
             """An idle connection timing out is how kept connections end: not an error."""
             if not format.startswith("Request timed out"):
@@ -150,19 +160,30 @@ def _keep_alive_handler() -> type[Any]:
                 status, headers = "500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")]
                 data = b"the emulator failed this request\n"
                 self.close_connection = True
-            code, _, reason = status.partition(" ")
-            self.send_response(int(code), reason)
-            for key, value in headers:
-                if key.lower() not in ("content-length", "connection", "transfer-encoding"):
-                    self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            if self.command != "HEAD" and int(code) not in (204, 304):
-                self.wfile.write(data)
+            _respond(self, status, headers, data)
 
     return KeepAliveHandler
+
+
+def _kept(server: Any) -> set[Any]:
+    """The connections a server of :class:`MotoServer` keeps open."""
+    kept: set[Any] = server.kept_connections
+    return kept
+
+
+def _respond(handler: Any, status: str, headers: list[tuple[str, str]], data: bytes) -> None:
+    """Write an answer framed by its length (and say so when the connection closes after it)."""
+    code, _, reason = status.partition(" ")
+    handler.send_response(int(code), reason)
+    for key, value in headers:
+        if key.lower() not in ("content-length", "connection", "transfer-encoding"):
+            handler.send_header(key, value)
+    handler.send_header("Content-Length", str(len(data)))
+    if handler.close_connection:
+        handler.send_header("Connection", "close")
+    handler.end_headers()
+    if handler.command != "HEAD" and int(code) not in (204, 304):
+        handler.wfile.write(data)
 
 
 def _framed(headers: Any) -> bool:
@@ -231,6 +252,7 @@ class MotoServer:
             threaded=True,
             request_handler=_keep_alive_handler(),
         )
+        self._server.kept_connections = set()
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="moto-server", daemon=True
@@ -240,9 +262,13 @@ class MotoServer:
         return self
 
     def stop(self) -> None:
+        """Stop listening and end the connections kept open: a stopped emulator answers none."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            for connection in list(self._server.kept_connections):
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
             self._server = None
         if self._thread is not None:
             self._thread.join(timeout=5)
