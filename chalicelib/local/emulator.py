@@ -13,6 +13,10 @@ section; this module answers each one, in the local stack's process only (the te
    be able to roll back. :func:`install` gives moto's table a ``__deepcopy__`` that, inside a
    transaction, copies only the items the transaction names and shares the rest (a put or a
    delete replaces an item in the table's dict, an update changes the named item in place).
+   moto also rolls a failed transaction back by putting its copy of the table, stream and all,
+   in the place of the table: a stream reader then saw the undone writes' records and missed
+   the next real ones (an audit entry lost now and then). The copies share the one stream and
+   a failed transaction takes back only the records it added.
 3. **Every query sorts every item of the table**, and moto writes each attribute value of an
    answer through its service model, member by member; every queue operation asks each message
    of the queue for the time through datetime arithmetic, several times; its server lists its
@@ -161,19 +165,12 @@ def _dynamodb_replacements() -> list[Replacement]:
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
 
-    transact = DynamoDBBackend.transact_write_items
+    transact_write_items = _transaction(DynamoDBBackend.transact_write_items)
     update_item = DynamoDBBackend.update_item
     query = Table.query
     put_item = Table.put_item
     delete_item = Table.delete_item
     signature = inspect.signature(query)
-
-    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
-        _context.touched = _touched_keys(self, transact_items)
-        try:
-            return transact(self, transact_items)
-        finally:
-            _context.touched = None
 
     def backend_update_item(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -232,6 +229,53 @@ def _dynamodb_replacements() -> list[Replacement]:
     ]
 
 
+def _transaction(transact: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's ``transact_write_items``, copying only what it touches and keeping one stream.
+
+    moto applies a failing transaction's writes one by one (each adding its stream record) and
+    then puts back its copies of the tables, streams included. A reader's shard iterator still
+    pointed at the stream they replaced, with the records of writes that never happened, under
+    sequence numbers the next writes reuse: a stream consumer delivered changes that were
+    undone and skipped real ones. The copies share the one stream, and a failed transaction
+    takes back only its own records.
+    """
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
+        _context.touched = _touched_keys(self, transact_items)
+        streams = _stream_marks(self)
+        try:
+            return transact(self, transact_items)
+        except Exception:
+            _take_back(self, streams)
+            raise
+        finally:
+            _context.touched = None
+
+    return transact_write_items
+
+
+StreamMarks = dict[str, tuple[Any, int]]  # table name -> (its stream shard, records it held)
+
+
+def _stream_marks(backend: Any) -> StreamMarks:
+    return {
+        name: (table.stream_shard, len(table.stream_shard.items))
+        for name, table in backend.tables.items()
+        if table.stream_shard is not None
+    }
+
+
+def _take_back(backend: Any, marks: StreamMarks) -> None:
+    """After a failed transaction: each table (moto's copy now) reads its one stream again,
+    without the records of the writes that were undone."""
+    for name, (shard, length) in marks.items():
+        del shard.items[length:]
+        table = backend.tables.get(name)
+        if table is not None:
+            table.stream_shard = shard
+            shard.table = table
+
+
 def _dispatch_replacements() -> list[Replacement]:
     """moto's server finds a request's service by listing its own package on disk, for every
     request (about a millisecond of the emulator's lock each time); the list never changes."""
@@ -275,6 +319,7 @@ def _serializer_replacements() -> list[Replacement]:
 def _queue_replacements() -> list[Replacement]:
     """Queue messages read the clock directly."""
     from moto.sqs.models import Message as QueueMessage
+    from moto.sqs.models import SQSBackend
 
     # Every send and every received message makes moto count the queue's visible, delayed and
     # in-flight messages, asking each message for the time through datetime arithmetic
@@ -285,9 +330,17 @@ def _queue_replacements() -> list[Replacement]:
     def delayed(self: Any) -> bool:
         return time.time() * 1000.0 < float(self.delayed_until)
 
+    # moto checks each message it hands out against the queue's retention period by computing
+    # every attribute of the queue, counting its messages three times over, twice: a receive
+    # cost grew with the backlog it was meant to shrink. The period, read directly.
+    def retained(self: Any, queue_name: str, message: Any) -> bool:
+        period = int(self.get_queue(queue_name).message_retention_period)
+        return bool(period + message.sent_timestamp / 1000 > time.time())
+
     return [
         (QueueMessage, "visible", property(visible)),
         (QueueMessage, "delayed", property(delayed)),
+        (SQSBackend, "is_message_valid_based_on_retention_period", retained),
     ]
 
 
@@ -661,7 +714,7 @@ def _table_deepcopy(self: Any, memo: dict[int, Any]) -> Any:
         new.__dict__.update(copy.deepcopy(state, memo))
         return new
     # Inside a transaction: the copy is kept only to roll back. Share what the transaction
-    # cannot change (the other items; the stream records written so far), copy what it can.
+    # cannot change (the other items), copy what it can.
     new.__dict__.update(state)
     # The partitions are shared (one copy of the outer dict, in C); only the partitions the
     # transaction names get a dict of their own, as it can put, replace or delete in them.
@@ -680,11 +733,8 @@ def _table_deepcopy(self: Any, memo: dict[int, Any]) -> Any:
         elif hash_key in items:
             items[hash_key] = copy.deepcopy(items[hash_key])
     new.items = items
-    if self.stream_shard is not None:
-        shard = copy.copy(self.stream_shard)
-        shard.items = list(self.stream_shard.items)
-        shard.table = new
-        new.stream_shard = shard
+    # The stream is shared too: a failed transaction takes its records back from it (see
+    # transact_write_items above), so that readers keep reading one stream.
     return new
 
 

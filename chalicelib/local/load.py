@@ -43,6 +43,7 @@ from chalicelib.local.harness import StackProcess, cpu_seconds, rss_bytes, start
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 PASSWORD = "load-password-" + "x" * 12
 MiB = 1024 * 1024
+IDLE_SAMPLE_SECONDS = 10.0
 
 
 # The world the workers act in ----------------------------------------------------------------
@@ -117,27 +118,44 @@ class Sample:
     cpu_user: float | None = None
     #: the emulator's operations so far: name -> (requests, seconds inside its lock)
     emulator: dict[str, tuple[int, float]] | None = None
+    #: messages each of the emulator's queues holds (visible or in flight): is a consumer behind?
+    queues: dict[str, int] | None = None
 
 
 def _sample(t0: float, requests_done: int, pid: int | None, emulator_url: str | None) -> Sample:
     cpu = cpu_seconds(pid) if pid else None
+    timings, queues = emulator_stats(emulator_url) if emulator_url else (None, None)
     return Sample(
         time.monotonic() - t0,
         requests_done,
         rss_bytes(pid) if pid else None,
         cpu[0] if cpu else None,
-        emulator_timings(emulator_url) if emulator_url else None,
+        timings,
+        queues,
     )
 
 
-def emulator_timings(emulator_url: str) -> dict[str, tuple[int, float]] | None:
-    """The local emulator's per-operation counters (``/_local/stats``), or None."""
+def emulator_stats(
+    emulator_url: str,
+) -> tuple[dict[str, tuple[int, float]] | None, dict[str, int] | None]:
+    """The local emulator's per-operation counters and its queues' message counts
+    (``/_local/stats``), or None for either it does not answer."""
     try:
-        answer = requests.get(f"{emulator_url}/_local/stats", timeout=30)
-        timings = answer.json()["emulator_seconds_by_operation"]
-    except (requests.RequestException, ValueError, KeyError):
-        return None
-    return {name: (int(t["requests"]), float(t["seconds"])) for name, t in timings.items()}
+        answer = requests.get(f"{emulator_url}/_local/stats", timeout=30).json()
+    except (requests.RequestException, ValueError):
+        return None, None
+    try:
+        timings = {
+            name: (int(t["requests"]), float(t["seconds"]))
+            for name, t in answer["emulator_seconds_by_operation"].items()
+        }
+    except (KeyError, TypeError, ValueError):
+        timings = None
+    try:
+        queues = {name: int(q["messages"]) for name, q in answer["emulator"]["sqs"].items()}
+    except (KeyError, TypeError, ValueError):
+        queues = None
+    return timings, queues
 
 
 class Record:
@@ -302,12 +320,32 @@ def build_tenant(client: Client, slug: str, instructors: int, students: int) -> 
             login(client, actor)
             tenant.actors(role).append(actor)
     for teacher in tenant.instructors:
+        set_availability(client, admin, teacher)
         course_id = create_course(client, teacher)
         if course_id:
             module_id = create_module(client, teacher, course_id)
             if module_id:
                 create_lesson(client, teacher, course_id, module_id)
     return tenant
+
+
+#: Every day, all day (UTC): a student may ask for any time on the grid and someone is free
+#: unless both instructors already teach then, so bookings go through their whole workflow.
+ALWAYS_AVAILABLE = {
+    "time_zone": "UTC",
+    "weekly": [
+        {"day": day, "start": "00:00", "end": "24:00"}
+        for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    ],
+    "exceptions": [],
+}
+
+
+def set_availability(client: Client, admin: Actor, teacher: Actor) -> None:
+    path = f"/users/{teacher.user_id}/availability"
+    status, data, _ = client.call(admin, "put_availability", "PUT", path, ALWAYS_AVAILABLE)
+    if status != 200:
+        raise Failure(f"setting the availability of {teacher.email} failed: {status} {data}")
 
 
 def create_user(client: Client, admin: Actor, email: str, role: str) -> str:
@@ -870,6 +908,7 @@ def report(record: Record, started: float, ended: float, extra: dict[str, Any]) 
                 "seconds": round(s.at, 1),
                 "requests": s.requests,
                 "rss_mib": None if s.rss is None else round(s.rss / MiB),
+                "queued": {name: n for name, n in (s.queues or {}).items() if n},
             }
             for s in record.samples
         ],
@@ -877,6 +916,26 @@ def report(record: Record, started: float, ended: float, extra: dict[str, Any]) 
         "emulator_operations": emulator_growth(record.samples),
         **extra,
     }
+
+
+def _print_memory(result: dict[str, Any]) -> None:
+    print(
+        f"[load] stack RSS: before {result['rss_before_mib']} MiB, after "
+        f"{result['rss_after_mib']} MiB ({result['kib_per_request']} KiB per request), "
+        f"once the events settled {result['rss_settled_mib']} MiB, after "
+        f"{result.get('idle_seconds', 0)} s idle {result.get('rss_idle_mib')} MiB"
+    )
+    if result.get("rss_idle_trace_mib"):
+        print(
+            f"[load] stack RSS while idle, every {IDLE_SAMPLE_SECONDS:.0f} s (MiB): "
+            f"{result['rss_idle_trace_mib']}"
+        )
+    for s in result["memory_samples"]:
+        queued = ", ".join(f"{q} {n}" for q, n in s["queued"].items())
+        print(
+            f"         {s['seconds']:>7} s  {s['requests']:>6} requests  {s['rss_mib']} MiB"
+            + (f"  queued: {queued}" if queued else "")
+        )
 
 
 def print_report(result: dict[str, Any]) -> None:
@@ -892,14 +951,7 @@ def print_report(result: dict[str, Any]) -> None:
     for op, o in result["operations"].items():
         print(f"         {op:<18} {o['count']:>6} {o['p50_ms']:>8} {o['p99_ms']:>8}")
     if "rss_before_mib" in result:
-        print(
-            f"[load] stack RSS: before {result['rss_before_mib']} MiB, after "
-            f"{result['rss_after_mib']} MiB ({result['kib_per_request']} KiB per request), "
-            f"once the events settled {result['rss_settled_mib']} MiB, after "
-            f"{result.get('idle_seconds', 0)} s idle {result.get('rss_idle_mib')} MiB"
-        )
-        for s in result["memory_samples"]:
-            print(f"         {s['seconds']:>7} s  {s['requests']:>6} requests  {s['rss_mib']} MiB")
+        _print_memory(result)
     if "cpu_user_s_per_1000" in result:
         print(
             f"[load] the stack's CPU: {result['cpu_user_s_per_1000']} user s and "
@@ -1015,8 +1067,12 @@ def run(
     # Idle: nothing is sent; the stack only finishes the events of the run, then polls.
     rss_settled = rss_bytes(pid) if pid else None
     rss_idle = None
+    idle_trace: list[int] = []  # MiB every IDLE_SAMPLE_SECONDS: a trend, not one reading
     if pid and idle_seconds:
-        time.sleep(idle_seconds)
+        idle_until = time.monotonic() + idle_seconds
+        while (left := idle_until - time.monotonic()) > 0:
+            time.sleep(min(IDLE_SAMPLE_SECONDS, left))
+            idle_trace.append(round((rss_bytes(pid) or 0) / MiB))
         rss_idle = rss_bytes(pid)
     extra: dict[str, Any] = {
         "tenants": [t.slug for t in world],
@@ -1032,6 +1088,7 @@ def run(
             "rss_settled_mib": round((rss_settled or 0) / MiB),
             "rss_idle_mib": round((rss_idle or 0) / MiB) if rss_idle else None,
             "idle_seconds": idle_seconds,
+            "rss_idle_trace_mib": idle_trace,
             "rss_before_bytes": rss_before,
             "rss_after_bytes": rss_after,
             **_cpu_per_1000(cpu_before, cpu_after, len(record.finished)),
@@ -1070,7 +1127,7 @@ def main(argv: list[str] | None = None) -> int:
         "--settle-seconds", type=float, default=120, help="wait this long for audits"
     )
     parser.add_argument(
-        "--idle-seconds", type=float, default=30, help="measure memory again after idling"
+        "--idle-seconds", type=float, default=60, help="measure memory again after idling"
     )
     parser.add_argument(
         "--url", help="drive this running stack (loopback only) instead of starting one"

@@ -30,6 +30,9 @@ log = logging.getLogger("tutorbook.local.pump")
 
 Source = SqsSource | StreamSource
 
+#: Seconds a queue's second and later pollers wait after finding the queue empty.
+EXTRA_IDLE = 2.0
+
 
 def _clients_config() -> Config:
     # botocore >= 1.44 sends streams calls to an account-specific host moto does not route.
@@ -100,12 +103,14 @@ class EventPump:
         retry_visibility: int = 0,
         max_stream_retries: int = 3,
         idle_seconds: float = 0.2,
+        queue_pollers: int = 4,
     ) -> None:
         kwargs: dict[str, Any] = {"region_name": region, "config": _clients_config()}
         if endpoint_url:
             kwargs["endpoint_url"] = endpoint_url
         self.region = region
         self.idle_seconds = idle_seconds
+        self.queue_pollers = max(1, queue_pollers)
         self._sqs = sqs or boto3.client("sqs", **kwargs)
         self._dynamodb = dynamodb or boto3.client("dynamodb", **kwargs)
         self._streams = streams or boto3.client("dynamodbstreams", **kwargs)
@@ -177,18 +182,32 @@ class EventPump:
     # Background mode -----------------------------------------------------------------
 
     def start(self, stop: threading.Event | None = None) -> EventPump:
-        """One polling thread per event source, until :meth:`stop` (or ``stop`` is set)."""
+        """Polling threads until :meth:`stop` (or ``stop`` is set): one per stream function
+        (Lambda reads a shard in order, one batch at a time) and ``queue_pollers`` per queue
+        function (Lambda runs several batches of a queue at once), so a queue's function
+        keeps up with what the API and the stream functions send it.
+
+        The first poller of a source looks again ``idle_seconds`` after finding nothing; the
+        others only every :data:`EXTRA_POLLER_IDLE_SECONDS`, so an idle stack polls little.
+        """
         if stop is not None:
             self._stop = stop
         for source in self.sources:
-            thread = threading.Thread(
-                target=self._run, args=(source,), name=f"pump-{source.name}", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
+            pollers = self.queue_pollers if isinstance(source, SqsSource) else 1
+            for n in range(pollers):
+                idle = self.idle_seconds if n == 0 else max(self.idle_seconds, EXTRA_IDLE)
+                thread = threading.Thread(
+                    target=self._run,
+                    args=(source, idle),
+                    name=f"pump-{source.name}" + (f"-{n}" if n else ""),
+                    daemon=True,
+                )
+                thread.start()
+                self._threads.append(thread)
         return self
 
-    def _run(self, source: Source) -> None:
+    def _run(self, source: Source, idle: float | None = None) -> None:
+        idle = self.idle_seconds if idle is None else idle
         backoff = Backoff(source.name)
         while not self._stop.is_set():
             try:
@@ -198,7 +217,7 @@ class EventPump:
                 continue
             backoff.succeeded()
             if not delivered:
-                self._stop.wait(self.idle_seconds)
+                self._stop.wait(idle)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop polling; wait at most ``timeout`` seconds in all for batches in flight."""

@@ -5,11 +5,11 @@ requests from 8 threads over two tenants may grow the stack's resident memory by
 :data:`CEILING_KIB` per request, and the run's own checks hold (no 5xx, no other tenant's data,
 every write audited once). Measured with ``make load`` on a 2-core machine: before the emulator
 was kept small the stack grew by about 0.9 MiB per request in the first minute (3.4 MiB per
-request by 3,400 requests); now by about 21 KiB per request over 17,000 requests, which is the
-data the requests store (items, audit rows, queued work, stream records and mail within the
-retention policy; README: "Memory"). The ceiling leaves room for the allocator's steps on a
-short run (600 requests grew it by 32 KiB each on this machine) and still fails at a tenth of
-the old growth.
+request by 3,400 requests); now by about 12.5 KiB per request over 20,000 requests with
+bookings through their workflow, which is the data the requests store (items, audit rows,
+queued work, stream records and mail within the retention policy; README: "Memory"). The
+ceiling leaves room for the allocator's steps on a short run (600 requests grew it by 11 to 17
+KiB each on this machine) and still fails at a tenth of the old growth.
 """
 
 from __future__ import annotations

@@ -282,6 +282,68 @@ def test_transactions_no_longer_leave_copies_of_the_table_alive(adapted: None) -
         assert isinstance(tracked, WeakTracker)
 
 
+def _records(streams: Any, iterator: str) -> list[tuple[str, str]]:
+    return [
+        (r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"])
+        for r in streams.get_records(ShardIterator=iterator, Limit=100)["Records"]
+    ]
+
+
+def test_a_reader_of_the_stream_sees_no_write_of_a_failed_transaction_and_every_later_one(
+    adapted: None,
+) -> None:
+    with isolated_emulator():
+        ddb, env = _world()
+        table = env["MAIN_TABLE"]
+        streams = boto3.client("dynamodbstreams", region_name=REGION)
+        ddb.put_item(TableName=table, Item=_item(1, "a"))
+        arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+        # A consumer (the event pump) holds an iterator past what it has read...
+        last = streams.get_records(
+            ShardIterator=streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"],
+            Limit=100,
+        )["Records"][-1]["dynamodb"]["SequenceNumber"]
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn,
+            ShardId=shard["ShardId"],
+            ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+            SequenceNumber=last,
+        )["ShardIterator"]
+        # ...when a transaction puts an item, fails on its second write and is undone,
+        try:
+            ddb.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": table, "Item": _item(2, "a")}},
+                    {
+                        "Update": {
+                            "TableName": table,
+                            "Key": {"pk": {"S": "T#a#C#0099"}, "sk": {"S": "COURSE"}},
+                            "UpdateExpression": "SET title = :t",
+                            "ConditionExpression": "attribute_exists(pk)",
+                            "ExpressionAttributeValues": {":t": {"S": "never"}},
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            assert exc.response["Error"]["Code"] == "TransactionCanceledException"
+        else:
+            raise AssertionError("the transaction should have failed its condition")
+        ddb.put_item(TableName=table, Item=_item(3, "a"))  # and then a real write happens.
+
+        assert (
+            ddb.get_item(
+                TableName=table, Key={"pk": _item(2, "a")["pk"], "sk": _item(2, "a")["sk"]}
+            ).get("Item")
+            is None
+        )
+        # The consumer reads the real write, and nothing of the undone one.
+        assert _records(streams, iterator) == [("INSERT", "T#a#C#0003")]
+
+
 def test_a_weak_tracker_lists_live_objects_only_and_forgets_dead_references() -> None:
     class Thing:
         pass

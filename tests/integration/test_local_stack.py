@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +33,12 @@ from chalicelib.local.seed import (
 from chalicelib.local.server import MotoServer, SerialisedApp, is_emulator
 from tests.support.http import Api
 
+#: What moto needs of a signature: the service and region in the credential scope.
+_SIGNED = (
+    "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/dynamodb/aws4_request, "
+    "SignedHeaders=host, Signature=0"
+)
+
 
 @pytest.fixture(scope="module")
 def moto_server() -> Iterator[MotoServer]:
@@ -46,6 +54,32 @@ def test_the_emulator_answers_over_http_and_a_second_start_reuses_it(moto_server
     again.stop()  # stopping a reused emulator leaves it running
     assert is_emulator(moto_server.url)
     assert not is_emulator("http://127.0.0.1:9", timeout=0.2)
+
+
+def test_the_emulator_answers_request_after_request_on_one_connection(moto_server: MotoServer):
+    connection = http.client.HTTPConnection("127.0.0.1", moto_server.port, timeout=10)
+    target = {"Content-Type": "application/x-amz-json-1.0", "Authorization": _SIGNED}
+    try:
+        # A body nobody reads (the emulator's own page ignores it) must not spill into the next
+        # request on the connection; then moto's answers, each framed by its length.
+        connection.request("POST", "/_local/ping", body=b"x" * 1000)
+        first = connection.getresponse()
+        assert first.status == 200 and b"tutorbook" in first.read()
+        kept = connection.sock
+        assert kept is not None  # the emulator did not close the connection
+        for _ in range(3):
+            connection.request(
+                "POST",
+                "/",
+                body=b"{}",
+                headers={**target, "X-Amz-Target": "DynamoDB_20120810.ListTables"},
+            )
+            answer = connection.getresponse()
+            assert answer.status == 200
+            assert "TableNames" in json.loads(answer.read())
+            assert connection.sock is kept
+    finally:
+        connection.close()
 
 
 def test_resources_can_be_created_twice_and_the_pump_reads_the_stream_over_http(
