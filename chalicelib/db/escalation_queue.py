@@ -10,19 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pynamodb.exceptions import UpdateError
-
 from chalicelib.clock import iso
 from chalicelib.context import Actor
 from chalicelib.db import keys
-from chalicelib.db.base import is_condition_failure, stamp_actions
+from chalicelib.db.base import stamp_actions
 from chalicelib.db.booking_items import BookingItem, parse_time
-from chalicelib.db.work_queues import DUE, read_due
+from chalicelib.db.work_queues import DUE, read_due, update_if
 from chalicelib.models.bookings import DueBooking
-
-#: Any stored version: escalation is conditional on status and queue membership, not on the
-#: version, but PynamoDB bumps a VersionAttribute only when the item knows it has one.
-_UNREAD_VERSION = 0
 
 
 class EscalationQueue:
@@ -58,11 +52,6 @@ class EscalationQueue:
         Sets ``escalated_at``, leaves the queue and stamps the write; the VersionAttribute bumps
         the version. False when it was already escalated in this state or has moved on.
         """
-        try:
-            pk, sk = keys.booking_key(tenant_id, booking_id)
-        except ValueError:
-            return False
-        item = BookingItem(pk, sk, version=_UNREAD_VERSION)
         actions = [
             *stamp_actions(actor),
             BookingItem.escalated_at.set(iso(now)),
@@ -70,10 +59,4 @@ class EscalationQueue:
             BookingItem.due_sk.remove(),
         ]
         condition = (BookingItem.status == status) & BookingItem.due_pk.exists()
-        try:
-            item.update(actions=actions, condition=condition, add_version_condition=False)
-        except UpdateError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return update_if(tenant_id, booking_id, actions, condition)

@@ -14,19 +14,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pynamodb.exceptions import UpdateError
-
 from chalicelib.clock import iso
 from chalicelib.context import Actor
 from chalicelib.db import keys
-from chalicelib.db.base import is_condition_failure, stamp_actions
+from chalicelib.db.base import stamp_actions
 from chalicelib.db.booking_items import BookingItem, parse_time
-from chalicelib.db.work_queues import EXPIRY, read_due
+from chalicelib.db.work_queues import EXPIRY, read_due, update_if
 from chalicelib.models.bookings import EXPIRES_FROM, BookingStatus, StartedBooking
-
-#: Any stored version: the write is conditional on status, start and index membership; PynamoDB
-#: bumps a VersionAttribute only when the item knows it has one.
-_UNREAD_VERSION = 0
 
 
 class ExpiryQueue:
@@ -84,14 +78,12 @@ class ExpiryQueue:
         if status not in EXPIRES_FROM:
             return False
         try:
-            pk, sk = keys.booking_key(tenant_id, booking_id)
             status_pk = keys.bookings_index_pk(tenant_id, BookingStatus.expired.value)
             student_pk = keys.student_bookings_pk(
                 tenant_id, student_id, BookingStatus.expired.value
             )
         except ValueError:
             return False
-        item = BookingItem(pk, sk, version=_UNREAD_VERSION)
         actions = [
             *stamp_actions(actor),
             BookingItem.status.set(BookingStatus.expired.value),
@@ -108,10 +100,4 @@ class ExpiryQueue:
             & BookingItem.expiry_pk.exists()
             & (BookingItem.starts_at <= iso(now))
         )
-        try:
-            item.update(actions=actions, condition=condition, add_version_condition=False)
-        except UpdateError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return update_if(tenant_id, booking_id, actions, condition)

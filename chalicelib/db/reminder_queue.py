@@ -14,19 +14,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pynamodb.exceptions import UpdateError
-
 from chalicelib.clock import iso
 from chalicelib.context import Actor
 from chalicelib.db import keys
-from chalicelib.db.base import is_condition_failure, stamp_actions
+from chalicelib.db.base import stamp_actions
 from chalicelib.db.booking_items import BookingItem, parse_time
-from chalicelib.db.work_queues import REMINDERS, read_due
+from chalicelib.db.work_queues import REMINDERS, read_due, update_if
 from chalicelib.models.bookings import BookingStatus, DueReminder, ReminderOutcome
-
-#: Any stored version: the write is conditional on status, start and index membership; PynamoDB
-#: bumps a VersionAttribute only when the item knows it has one.
-_UNREAD_VERSION = 0
 
 
 class ReminderQueue:
@@ -67,12 +61,7 @@ class ReminderQueue:
         helps nobody). Anything else (already reminded, moved, cancelled, completed): nothing is
         written (``skipped``). The version rises by one with each write.
         """
-        try:
-            pk, sk = keys.booking_key(tenant_id, booking_id)
-        except ValueError:
-            return ReminderOutcome.skipped
         started = starts_at <= now
-        item = BookingItem(pk, sk, version=_UNREAD_VERSION)
         actions = [
             *stamp_actions(actor),
             BookingItem.remind_pk.remove(),
@@ -85,10 +74,6 @@ class ReminderQueue:
             & BookingItem.remind_pk.exists()
             & (BookingItem.starts_at == iso(starts_at))
         )
-        try:
-            item.update(actions=actions, condition=condition, add_version_condition=False)
-        except UpdateError as exc:
-            if is_condition_failure(exc):
-                return ReminderOutcome.skipped
-            raise
+        if not update_if(tenant_id, booking_id, actions, condition):
+            return ReminderOutcome.skipped
         return ReminderOutcome.missed if started else ReminderOutcome.sent

@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.condition import Condition
+
 from chalicelib.clock import iso
 from chalicelib.db import keys
-from chalicelib.db.base import MainItem
+from chalicelib.db.base import MainItem, is_condition_failure
 from chalicelib.db.booking_items import BookingItem
 
 T = TypeVar("T")
@@ -73,3 +76,27 @@ def read_due(
             if taken is not None:
                 found.append(taken)
     return found
+
+
+#: Any stored version: a consumer's write is conditional on the booking's state and its place
+#: on the queue, not on its version; PynamoDB bumps a VersionAttribute only when the item knows
+#: it has one.
+_UNREAD_VERSION = 0
+
+
+def update_if(tenant_id: str, booking_id: str, actions: list[Any], condition: Condition) -> bool:
+    """A queue consumer's ONE conditional UpdateItem of a booking (the version rises by one).
+    False, writing nothing, when the condition fails (the booking moved on meanwhile) or the
+    ids cannot name a booking."""
+    try:
+        pk, sk = keys.booking_key(tenant_id, booking_id)
+    except ValueError:
+        return False
+    item = BookingItem(pk, sk, version=_UNREAD_VERSION)
+    try:
+        item.update(actions=actions, condition=condition, add_version_condition=False)
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True
