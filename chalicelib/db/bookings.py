@@ -286,20 +286,13 @@ class BookingRepository:
             actions += [BookingItem.expiry_pk.set(expiry_pk), BookingItem.expiry_sk.set(expiry_sk)]
         else:
             actions += [BookingItem.expiry_pk.remove(), BookingItem.expiry_sk.remove()]
-        if to is BookingStatus.assigned and reminder_minutes is not None:
-            actions += _arm_reminder(tid, bid, current.starts_at, reminder_minutes)
-            actions.append(BookingItem.reminder_minutes.set(reminder_minutes))
-        else:
-            actions += [BookingItem.remind_pk.remove(), BookingItem.remind_sk.remove()]
+        armed = reminder_minutes if to is BookingStatus.assigned else None
+        actions += _reminder(tid, bid, current.starts_at, armed)
+        if armed is not None:
+            actions.append(BookingItem.reminder_minutes.set(armed))
         condition: Condition = BookingItem.status == current.status.value
         if not (claim_time or release_time):
-            try:
-                item.update(actions=actions, condition=condition)
-            except UpdateError as exc:
-                if is_condition_failure(exc) or is_write_conflict(exc):
-                    raise _changed_meanwhile() from exc
-                raise
-            return booking_from_item(item)
+            return _update(item, actions, condition)
         assert teacher, "time is only claimed or released for an instructor"
         return self._with_time(item, actions, condition, current, teacher, claim=claim_time)
 
@@ -369,20 +362,11 @@ class BookingRepository:
             expiry_pk, expiry_sk = expiry_key(tid, bid, starts_at)
             actions += [BookingItem.expiry_pk.set(expiry_pk), BookingItem.expiry_sk.set(expiry_sk)]
         if current.status is BookingStatus.assigned:
-            if reminder_minutes is not None:
-                actions += _arm_reminder(tid, bid, starts_at, reminder_minutes)
-            else:
-                actions += [BookingItem.remind_pk.remove(), BookingItem.remind_sk.remove()]
+            actions += _reminder(tid, bid, starts_at, reminder_minutes)
         condition: Condition = BookingItem.status == current.status.value
         teacher = current.instructor_id
         if current.status is not BookingStatus.assigned or not teacher:
-            try:
-                item.update(actions=actions, condition=condition)
-            except UpdateError as exc:
-                if is_condition_failure(exc) or is_write_conflict(exc):
-                    raise _changed_meanwhile() from exc
-                raise
-            return booking_from_item(item)
+            return _update(item, actions, condition)
         moved = current.model_copy(
             update={"starts_at": starts_at, "duration_minutes": duration_minutes}
         )
@@ -424,9 +408,23 @@ class BookingRepository:
         return self.get(bid)
 
 
-def _arm_reminder(
-    tenant_id: str, booking_id: str, starts_at: datetime, minutes_before: int
+def _update(item: BookingItem, actions: builtins.list[Any], condition: Condition) -> Booking:
+    """ONE conditional UpdateItem of a booking at its read version; a lost race is 409."""
+    try:
+        item.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if is_condition_failure(exc) or is_write_conflict(exc):
+            raise _changed_meanwhile() from exc
+        raise
+    return booking_from_item(item)
+
+
+def _reminder(
+    tenant_id: str, booking_id: str, starts_at: datetime, minutes_before: int | None
 ) -> builtins.list[Any]:
+    """Arm the session's reminder ``minutes_before`` its start, or (None) disarm it."""
+    if minutes_before is None:
+        return [BookingItem.remind_pk.remove(), BookingItem.remind_sk.remove()]
     remind_pk, remind_sk = reminder_key(tenant_id, booking_id, starts_at, minutes_before)
     return [BookingItem.remind_pk.set(remind_pk), BookingItem.remind_sk.set(remind_sk)]
 
