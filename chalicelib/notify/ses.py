@@ -25,12 +25,14 @@ class SesSender:
         self.client = client or boto3.client("sesv2", region_name=settings.aws_region)
 
     def send(self, email: OutgoingEmail) -> str:
+        """One email through SES v2: simple content, or (with attachments) one raw MIME message
+        (multipart/mixed holding multipart/alternative text and HTML, then each attachment; SES
+        reads the recipient from its ``To`` header)."""
+        content: dict[str, Any]
         if email.attachments:
-            return self._send_raw(email)
-        request: dict[str, Any] = {
-            "FromEmailAddress": self.settings.email_sender,
-            "Destination": {"ToAddresses": [email.to]},
-            "Content": {
+            content = {"Raw": {"Data": mime_message(email, self.settings.email_sender)}}
+        else:
+            content = {
                 "Simple": {
                     "Subject": {"Data": header_text(email.subject), "Charset": "UTF-8"},
                     "Body": {
@@ -38,39 +40,21 @@ class SesSender:
                         "Html": {"Data": email.html, "Charset": "UTF-8"},
                     },
                 }
-            },
-            "EmailTags": [{"Name": "tenant", "Value": email.tenant_id}],
-        }
-        if self.settings.ses_configuration_set:
-            request["ConfigurationSetName"] = self.settings.ses_configuration_set
-        message_id = str(self.client.send_email(**request).get("MessageId", ""))
-        logger.info(
-            "email sent",
-            extra={"to": email.to, "subject": email.subject, "message_id": message_id},
-        )
-        return message_id
-
-    def _send_raw(self, email: OutgoingEmail) -> str:
-        """An email with attachments, as one MIME message (SES raw content): multipart/mixed
-        holding multipart/alternative (text, HTML) and each attachment. The recipient is named
-        by the ``To`` header only (SES reads it from there)."""
+            }
         request: dict[str, Any] = {
             "FromEmailAddress": self.settings.email_sender,
-            "Content": {"Raw": {"Data": mime_message(email, self.settings.email_sender)}},
+            "Content": content,
             "EmailTags": [{"Name": "tenant", "Value": email.tenant_id}],
         }
+        if not email.attachments:
+            request["Destination"] = {"ToAddresses": [email.to]}
         if self.settings.ses_configuration_set:
             request["ConfigurationSetName"] = self.settings.ses_configuration_set
         message_id = str(self.client.send_email(**request).get("MessageId", ""))
-        logger.info(
-            "email sent",
-            extra={
-                "to": email.to,
-                "subject": email.subject,
-                "message_id": message_id,
-                "attachments": [a.filename for a in email.attachments],
-            },
-        )
+        extra: dict[str, Any] = {"to": email.to, "subject": email.subject, "message_id": message_id}
+        if email.attachments:
+            extra["attachments"] = [a.filename for a in email.attachments]
+        logger.info("email sent", extra=extra)
         return message_id
 
 
