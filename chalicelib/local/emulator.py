@@ -16,7 +16,10 @@ section; this module answers each one, in the local stack's process only (the te
    moto also rolls a failed transaction back by putting its copy of the table, stream and all,
    in the place of the table: a stream reader then saw the undone writes' records and missed
    the next real ones (an audit entry lost now and then). The copies share the one stream and
-   a failed transaction takes back only the records it added.
+   a failed transaction takes back only the records it added. They share the query indexes of
+   point 3 too (moto's copy in place lost them: every query after a refused booking indexed
+   the whole table again, so the stack slowed down as its data grew), and a transaction makes
+   one copy per table, not one per operation.
 3. **Every query sorts every item of the table**, and moto writes each attribute value of an
    answer through its service model, member by member; every queue operation asks each message
    of the queue for the time through datetime arithmetic, several times; its server lists its
@@ -241,15 +244,18 @@ def _transaction(transact: Callable[..., Any]) -> Callable[..., Any]:
     """
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
-        _context.touched = _touched_keys(self, transact_items)
+        touched = _context.touched = _touched_keys(self, transact_items)
+        _context.copies = {}
         streams = _stream_marks(self)
         try:
             return transact(self, transact_items)
         except Exception:
             _take_back(self, streams)
+            _rolled_back(self, touched)
             raise
         finally:
             _context.touched = None
+            _context.copies = None
 
     return transact_write_items
 
@@ -263,6 +269,18 @@ def _stream_marks(backend: Any) -> StreamMarks:
         for name, table in backend.tables.items()
         if table.stream_shard is not None
     }
+
+
+def _rolled_back(backend: Any, touched: dict[str, list[Any]]) -> None:
+    """After a failed transaction: moto's copies of the tables are back in place, sharing the
+    originals' query indexes (see ``_table_deepcopy``); the items the transaction named are
+    read into them again on the next query, as after any write."""
+    for name, keys in touched.items():
+        table = backend.tables.get(name)
+        if table is None:
+            continue
+        for key in keys:
+            _changed(table, key)
 
 
 def _take_back(backend: Any, marks: StreamMarks) -> None:
@@ -706,23 +724,39 @@ def _touched_keys(backend: Any, transact_items: list[dict[str, Any]]) -> dict[st
 def _table_deepcopy(self: Any, memo: dict[int, Any]) -> Any:
     touched = getattr(_context, "touched", None)
     cls: Any = type(self)
-    new = cls.__new__(cls)
-    memo[id(self)] = new
-    state = {k: v for k, v in self.__dict__.items() if not k.startswith("_local_")}
     if touched is None or self.name not in touched:
         # A full copy, as copy.deepcopy would make without this method (e.g. for backups).
+        new = memo[id(self)] = cls.__new__(cls)
+        state = {k: v for k, v in self.__dict__.items() if not k.startswith("_local_")}
         new.__dict__.update(copy.deepcopy(state, memo))
         return new
-    # Inside a transaction: the copy is kept only to roll back. Share what the transaction
-    # cannot change (the other items), copy what it can.
-    new.__dict__.update(state)
+    # Inside a transaction: the copy is kept only to roll back. moto makes one per operation
+    # of the transaction, all before its first write: one copy per table serves them all.
+    copies: dict[str, Any] | None = getattr(_context, "copies", None)
+    if copies is None:
+        copies = {}
+    if self.name not in copies:
+        copies[self.name] = _rollback_copy(self, touched[self.name])
+    memo[id(self)] = copies[self.name]
+    return copies[self.name]
+
+
+def _rollback_copy(table: Any, touched: list[Key]) -> Any:
+    """A copy of ``table`` to put back if a transaction that writes ``touched`` fails. It
+    shares what the transaction cannot change (the other items) and copies what it can."""
+    cls: Any = type(table)
+    new = cls.__new__(cls)
+    # The query indexes are shared too (``_local_indexes``): they name items by key, and after
+    # a rollback the keys the transaction named are read again (``_rolled_back``). Without
+    # them, the first query after every failed transaction indexed the whole table again.
+    new.__dict__.update({k: v for k, v in table.__dict__.items() if k != "_local_order"})
     # The partitions are shared (one copy of the outer dict, in C); only the partitions the
     # transaction names get a dict of their own, as it can put, replace or delete in them.
     items: defaultdict[Any, Any] = defaultdict(dict)
-    items.update(self.items)
-    for hash_key, range_key in touched[self.name]:
-        if self.range_key_attr:
-            bucket = self.items.get(hash_key)
+    items.update(table.items)
+    for hash_key, range_key in touched:
+        if table.range_key_attr:
+            bucket = table.items.get(hash_key)
             if bucket is None:
                 continue
             if items[hash_key] is bucket:

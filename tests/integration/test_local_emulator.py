@@ -210,6 +210,9 @@ def _paged_queries(seed: int) -> list[Any]:
                 )
             except ClientError as exc:
                 seen.append(("error", exc.response["Error"]["Code"]))
+        elif action < 0.78:
+            moved = row(n, tenant) | {"gsi1sk": {"S": f"D#{step % 9}#{(step * 3) % 50:02d}"}}
+            seen.extend(_move_unless_missing(ddb, table, moved, row(rng.randrange(160), tenant)))
         else:
             on_index = rng.random() < 0.5
             hash_attr, key_attr = ("gsi1pk", "gsi1sk") if on_index else ("pk", "sk")
@@ -243,6 +246,29 @@ def _paged_queries(seed: int) -> list[Any]:
     return seen
 
 
+def _move_unless_missing(
+    ddb: Any, table: str, moved: dict[str, Any], other: dict[str, Any]
+) -> list[Any]:
+    """A transaction that moves an item within the index and then stands or falls on whether
+    ``other`` exists: undone, the item is back in its old place."""
+    try:
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": moved}},
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": {"pk": other["pk"], "sk": other["sk"]},
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+            ]
+        )
+    except ClientError as exc:
+        return [("error", exc.response["Error"]["Code"])]
+    return []
+
+
 def test_queries_read_their_page_and_answer_as_moto_does() -> None:
     with isolated_emulator():
         plain = _paged_queries(seed=11)
@@ -254,6 +280,7 @@ def test_queries_read_their_page_and_answer_as_moto_does() -> None:
         emulator.uninstall()
 
     pages = [entry for entry in plain if entry[0] not in ("error", "counts")]
+    assert ("error", "TransactionCanceledException") in plain  # transactions were undone
     assert any(entry[2] is not None for entry in pages)  # pages were followed
     assert any(entry[1] for entry in pages if "BETWEEN" in entry[0])  # conditions matched
     assert len(adapted_answers) == len(plain)
@@ -280,6 +307,48 @@ def test_transactions_no_longer_leave_copies_of_the_table_alive(adapted: None) -
         # 90 items in the table; moto alone would keep ~40 copies of 50..90 items alive.
         assert live < 150
         assert isinstance(tracked, WeakTracker)
+
+
+def test_a_failed_transaction_leaves_the_query_indexes_in_place(
+    adapted: None, monkeypatch: Any
+) -> None:
+    """Undoing a transaction puts moto's copy of the table back; the copy shares the table's
+    query indexes, so the next query still reads only its page instead of indexing every item
+    of the table again (which made each query after a refused booking cost more as the table
+    grew)."""
+    with isolated_emulator():
+        ddb, env = _world()
+        table = env["MAIN_TABLE"]
+        for n in range(300):
+            ddb.put_item(TableName=table, Item=_item(n, "a"))
+
+        def page() -> list[str]:
+            items = ddb.query(
+                TableName=table,
+                IndexName="gsi1",
+                KeyConditionExpression="gsi1pk = :p",
+                ExpressionAttributeValues={":p": {"S": "T#a#COURSES"}},
+                Limit=5,
+            )["Items"]
+            return [i["gsi1sk"]["S"] for i in items]
+
+        before = page()
+        built: list[int] = []
+        build = emulator._Partitions.__init__
+
+        def counting(self: Any, *args: Any, **kwargs: Any) -> None:
+            built.append(1)
+            build(self, *args, **kwargs)
+
+        monkeypatch.setattr(emulator._Partitions, "__init__", counting)
+        for n in range(5):
+            # Moves an item to the front of the page, then fails on a missing item: undone.
+            moved = _item(n + 10, "a") | {"gsi1sk": {"S": "0000#first"}}
+            missing = {"pk": {"S": "T#a#C#none"}, "sk": {"S": "COURSE"}}
+            answer = _move_unless_missing(ddb, table, moved, missing)
+            assert answer == [("error", "TransactionCanceledException")]
+            assert page() == before
+        assert built == []
 
 
 def _records(streams: Any, iterator: str) -> list[tuple[str, str]]:
