@@ -6,7 +6,8 @@ Chalice's local gateway answers an unknown path with API Gateway's bare 403
 ``scripts/package.py``) put both in the error envelope; this gateway does the same locally:
 
 * an unknown path -> 404 ``not_found``;
-* a known path with a method it does not have -> 405 ``method_not_allowed`` (with ``Allow``);
+* a known path with a method it does not have -> 405 ``method_not_allowed`` (with ``Allow``),
+  whatever the method (TRACE, CONNECT or any other token included);
 
 both with ``X-Correlation-Id`` (the caller's own when well-formed, else a new one) and the CORS
 headers the app sends (the caller's origin when the stage allows it). Everything else, preflight
@@ -30,6 +31,7 @@ from chalice.local import ChaliceRequestHandler, LocalGateway, RouteMatcher
 from chalicelib.config import get_settings
 
 _CORRELATION = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_METHOD = re.compile(r"[A-Z]{1,16}")  # named in a 405's message; any other token is not echoed
 EXPOSE_HEADERS = "X-Correlation-Id,ETag,Retry-After"
 
 
@@ -53,12 +55,13 @@ class EnvelopeGateway(LocalGateway):
             return self._answer(method, headers, 404, "not_found", "No route matches this path.")
         allowed = sorted({*self._app_object.routes[resource], "OPTIONS"})
         if method not in allowed:
+            named = f"the {method}" if _METHOD.fullmatch(method) else "this"
             answer = self._answer(
                 method,
                 headers,
                 405,
                 "method_not_allowed",
-                f"This path does not allow the {method} method.",
+                f"This path does not allow {named} method.",
             )
             answer["headers"]["Allow"] = ", ".join(allowed)
             return answer
@@ -105,3 +108,11 @@ class RequestHandler(ChaliceRequestHandler):
         # Set before the base class handles the request (it does so inside __init__).
         self.local_gateway = EnvelopeGateway(app_object, config)
         BaseHTTPRequestHandler.__init__(self, request, client_address, server)
+
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers a method without a ``do_<METHOD>`` (TRACE, CONNECT, any token)
+        # with its own 501 HTML page; the gateway answers them like any other method the path
+        # does not have (405 in the envelope, or 404 for an unknown path).
+        if name.startswith("do_"):
+            return self._generic_handle
+        raise AttributeError(name)

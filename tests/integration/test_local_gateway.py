@@ -51,6 +51,14 @@ def test_unknown_paths_and_methods_answer_in_the_envelope(base_url: str) -> None
     assert r.headers["Allow"] == "GET, OPTIONS"
     assert r.headers["X-Correlation-Id"] != "bad id!"  # replaced, not reflected
 
+    for method in ("TRACE", "CONNECT", "PROPFIND", "X-ECHO-ME"):
+        r = requests.request(method, f"{base_url}/health", timeout=10)
+        assert r.status_code == 405, method
+        assert r.headers["Content-Type"] == "application/json"
+        assert r.json()["error"]["code"] == "method_not_allowed"
+        assert "ECHO" not in r.text
+    assert requests.request("TRACE", f"{base_url}/nope", timeout=10).status_code == 404
+
     head = requests.head(f"{base_url}/nope", timeout=10)
     assert head.status_code == 404 and head.content == b""
     health = requests.get(f"{base_url}/health", timeout=10).json()
