@@ -244,10 +244,12 @@ def _transaction(transact: Callable[..., Any]) -> Callable[..., Any]:
     """
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
-        touched = _context.touched = _touched_keys(self, transact_items)
-        _context.copies = {}
-        streams = _stream_marks(self)
+        touched: dict[str, list[Any]] = {}
+        streams: StreamMarks = {}
         try:
+            touched = _context.touched = _touched_keys(self, transact_items)
+            _context.copies = {}
+            streams = _stream_marks(self)
             return transact(self, transact_items)
         except Exception:
             _take_back(self, streams)
@@ -260,12 +262,13 @@ def _transaction(transact: Callable[..., Any]) -> Callable[..., Any]:
     return transact_write_items
 
 
-StreamMarks = dict[str, tuple[Any, int]]  # table name -> (its stream shard, records it held)
+#: table name -> (the table, its stream shard, records the shard held) before a transaction
+StreamMarks = dict[str, tuple[Any, Any, int]]
 
 
 def _stream_marks(backend: Any) -> StreamMarks:
     return {
-        name: (table.stream_shard, len(table.stream_shard.items))
+        name: (table, table.stream_shard, len(table.stream_shard.items))
         for name, table in backend.tables.items()
         if table.stream_shard is not None
     }
@@ -273,8 +276,9 @@ def _stream_marks(backend: Any) -> StreamMarks:
 
 def _rolled_back(backend: Any, touched: dict[str, list[Any]]) -> None:
     """After a failed transaction: moto's copies of the tables are back in place, sharing the
-    originals' query indexes (see ``_table_deepcopy``); the items the transaction named are
-    read into them again on the next query, as after any write."""
+    originals' query indexes (see ``_table_deepcopy``). Every write of the transaction already
+    marked its key to be read again on the next query; marking the keys it named once more
+    keeps that true whatever moto did before it failed."""
     for name, keys in touched.items():
         table = backend.tables.get(name)
         if table is None:
@@ -284,14 +288,17 @@ def _rolled_back(backend: Any, touched: dict[str, list[Any]]) -> None:
 
 
 def _take_back(backend: Any, marks: StreamMarks) -> None:
-    """After a failed transaction: each table (moto's copy now) reads its one stream again,
-    without the records of the writes that were undone."""
-    for name, (shard, length) in marks.items():
-        del shard.items[length:]
+    """After a failed transaction: each table moto put its copy back for reads its one stream
+    again, without the records of the writes that were undone. A table moto did not put back
+    (it refuses some malformed transactions after writing, without undoing the writes) keeps
+    its records: those writes stand."""
+    for name, (original, shard, length) in marks.items():
         table = backend.tables.get(name)
-        if table is not None:
-            table.stream_shard = shard
-            shard.table = table
+        if table is None or table is original:
+            continue
+        del shard.items[length:]
+        table.stream_shard = shard
+        shard.table = table
 
 
 def _dispatch_replacements() -> list[Replacement]:
@@ -729,6 +736,9 @@ def _table_deepcopy(self: Any, memo: dict[int, Any]) -> Any:
         new = memo[id(self)] = cls.__new__(cls)
         state = {k: v for k, v in self.__dict__.items() if not k.startswith("_local_")}
         new.__dict__.update(copy.deepcopy(state, memo))
+        # Its own indexes are built when first queried; the version (which tells the saved
+        # snapshot whether anything changed) carries on rather than starting again at 0.
+        new._local_version = getattr(self, "_local_version", 0)
         return new
     # Inside a transaction: the copy is kept only to roll back. moto makes one per operation
     # of the transaction, all before its first write: one copy per table serves them all.

@@ -332,7 +332,6 @@ def test_a_failed_transaction_leaves_the_query_indexes_in_place(
             )["Items"]
             return [i["gsi1sk"]["S"] for i in items]
 
-        before = page()
         built: list[int] = []
         build = emulator._Partitions.__init__
 
@@ -341,6 +340,8 @@ def test_a_failed_transaction_leaves_the_query_indexes_in_place(
             build(self, *args, **kwargs)
 
         monkeypatch.setattr(emulator._Partitions, "__init__", counting)
+        before = page()
+        assert built == [1]  # the first query indexed the partition's key once
         for n in range(5):
             # Moves an item to the front of the page, then fails on a missing item: undone.
             moved = _item(n + 10, "a") | {"gsi1sk": {"S": "0000#first"}}
@@ -348,7 +349,7 @@ def test_a_failed_transaction_leaves_the_query_indexes_in_place(
             answer = _move_unless_missing(ddb, table, moved, missing)
             assert answer == [("error", "TransactionCanceledException")]
             assert page() == before
-        assert built == []
+        assert built == [1]  # ...and no query after an undone transaction indexed it again
 
 
 def _records(streams: Any, iterator: str) -> list[tuple[str, str]]:
@@ -411,6 +412,42 @@ def test_a_reader_of_the_stream_sees_no_write_of_a_failed_transaction_and_every_
         )
         # The consumer reads the real write, and nothing of the undone one.
         assert _records(streams, iterator) == [("INSERT", "T#a#C#0003")]
+
+
+def test_writes_moto_keeps_when_it_refuses_a_malformed_transaction_stay_in_the_stream(
+    adapted: None,
+) -> None:
+    """moto refuses a transaction item holding two operations only when it reaches it, after
+    writing the items before it, and does not undo them: those writes stand, so their stream
+    records must stay (the audit log is written from them)."""
+    with isolated_emulator():
+        ddb, env = _world()
+        table = env["MAIN_TABLE"]
+        streams = boto3.client("dynamodbstreams", region_name=REGION)
+        arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        try:
+            ddb.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": table, "Item": _item(1, "a")}},
+                    {
+                        "Put": {"TableName": table, "Item": _item(2, "a")},
+                        "Delete": {"TableName": table, "Key": {"pk": _item(3, "a")["pk"]}},
+                    },
+                ]
+            )
+        except ClientError:
+            pass
+        else:
+            raise AssertionError("the transaction should have been refused")
+        kept = ddb.get_item(
+            TableName=table, Key={"pk": _item(1, "a")["pk"], "sk": _item(1, "a")["sk"]}
+        ).get("Item")
+        assert kept is not None  # moto kept the first write...
+        assert _records(streams, iterator) == [("INSERT", "T#a#C#0001")]  # ...and its record
 
 
 def test_a_weak_tracker_lists_live_objects_only_and_forgets_dead_references() -> None:
