@@ -22,7 +22,7 @@ import json
 import re
 import uuid
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Chalice
 from chalice.config import Config
@@ -109,10 +109,12 @@ class RequestHandler(ChaliceRequestHandler):
         self.local_gateway = EnvelopeGateway(app_object, config)
         BaseHTTPRequestHandler.__init__(self, request, client_address, server)
 
-    def __getattr__(self, name: str) -> Any:
-        # http.server answers a method without a ``do_<METHOD>`` (TRACE, CONNECT, any token)
-        # with its own 501 HTML page; the gateway answers them like any other method the path
-        # does not have (405 in the envelope, or 404 for an unknown path).
-        if name.startswith("do_"):
-            return self._generic_handle
-        raise AttributeError(name)
+    if not TYPE_CHECKING:  # (the type checker keeps catching misspelt attributes)
+
+        def __getattr__(self, name: str) -> Any:
+            # http.server answers a method without a ``do_<METHOD>`` (TRACE, CONNECT, any
+            # token) with its own 501 HTML page; the gateway answers them like any other method
+            # the path does not have (405 in the envelope, or 404 for an unknown path).
+            if name.startswith("do_"):
+                return self._generic_handle
+            raise AttributeError(name)
