@@ -11,15 +11,15 @@ section; this module answers each one, in the local stack's process only (the te
    which lists the same live objects without keeping them alive.
 2. **Every transaction deep-copies its whole tables** (every item and every stream record) to
    be able to roll back. :func:`install` gives moto's table a ``__deepcopy__`` that, inside a
-   transaction, copies only the items the transaction names and shares the rest (a put or a
-   delete replaces an item in the table's dict, an update changes the named item in place).
+   transaction, shares the table's items and keeps a copy of only the items the transaction
+   names, to put back if it fails.
    moto also rolls a failed transaction back by putting its copy of the table, stream and all,
    in the place of the table: a stream reader then saw the undone writes' records and missed
    the next real ones (an audit entry lost now and then). The copies share the one stream and
    a failed transaction takes back only the records it added. They share the query indexes of
    point 3 too (moto's copy in place lost them: every query after a refused booking indexed
    the whole table again, so the stack slowed down as its data grew), and a transaction makes
-   one copy per table, not one per operation.
+   one copy per table, not one per operation, whose cost follows the transaction, not the table.
 3. **Every query sorts every item of the table**, and moto writes each attribute value of an
    answer through its service model, member by member; every queue operation asks each message
    of the queue for the time through datetime arithmetic, several times; its server lists its
@@ -252,8 +252,8 @@ def _transaction(transact: Callable[..., Any]) -> Callable[..., Any]:
             streams = _stream_marks(self)
             return transact(self, transact_items)
         except Exception:
-            _take_back(self, streams)
             _rolled_back(self, touched)
+            _take_back(self, streams)
             raise
         finally:
             _context.touched = None
@@ -275,14 +275,16 @@ def _stream_marks(backend: Any) -> StreamMarks:
 
 
 def _rolled_back(backend: Any, touched: dict[str, list[Any]]) -> None:
-    """After a failed transaction: moto's copies of the tables are back in place, sharing the
-    originals' query indexes (see ``_table_deepcopy``). Every write of the transaction already
-    marked its key to be read again on the next query; marking the keys it named once more
-    keeps that true whatever moto did before it failed."""
+    """After a failed transaction: where moto put its copy of a table back (the copy carries
+    the items to restore, see ``_rollback_copy``), the items the transaction named are put back
+    as they were; they are read again by the next query either way."""
     for name, keys in touched.items():
         table = backend.tables.get(name)
         if table is None:
             continue
+        before = table.__dict__.pop("_local_undo", None)
+        if before is not None:
+            _undo(table, before)
         for key in keys:
             _changed(table, key)
 
@@ -439,6 +441,8 @@ def _key_of(table: Any, attrs: Any) -> tuple[Any, Any] | None:
 
 
 Key = tuple[Any, Any]  # an item's (hash, range) key as moto stores it
+#: an item a transaction names, before it: (hash, range, its partition existed, the item or None)
+Undo = tuple[Any, Any, bool, Any]
 Order = tuple[Any, ...]  # where an item sorts in a query's answer
 Entry = tuple[Order, Key]
 
@@ -752,34 +756,45 @@ def _table_deepcopy(self: Any, memo: dict[int, Any]) -> Any:
 
 
 def _rollback_copy(table: Any, touched: list[Key]) -> Any:
-    """A copy of ``table`` to put back if a transaction that writes ``touched`` fails. It
-    shares what the transaction cannot change (the other items) and copies what it can."""
+    """The copy of ``table`` moto keeps to put back if a transaction writing ``touched`` fails.
+
+    It shares everything with the table: its items (the dict itself), its stream (a failed
+    transaction takes its records back, see ``_take_back``) and its query indexes (they name
+    items by key). What it keeps of its own is a copy of each item the transaction names, as it
+    was before: if moto puts the copy back, ``_rolled_back`` puts those items back into the
+    shared dict (a put or a delete replaces an item there, an update changes one in place). Its
+    cost follows the transaction, not the table.
+    """
     cls: Any = type(table)
     new = cls.__new__(cls)
-    # The query indexes are shared too (``_local_indexes``): they name items by key, and after
-    # a rollback the keys the transaction named are read again (``_rolled_back``). Without
-    # them, the first query after every failed transaction indexed the whole table again.
     new.__dict__.update({k: v for k, v in table.__dict__.items() if k != "_local_order"})
-    # The partitions are shared (one copy of the outer dict, in C); only the partitions the
-    # transaction names get a dict of their own, as it can put, replace or delete in them.
-    items: defaultdict[Any, Any] = defaultdict(dict)
-    items.update(table.items)
+    before: list[Undo] = []
     for hash_key, range_key in touched:
+        bucket = table.items.get(hash_key)  # .get: the items are a defaultdict
         if table.range_key_attr:
-            bucket = table.items.get(hash_key)
-            if bucket is None:
-                continue
-            if items[hash_key] is bucket:
-                items[hash_key] = dict(bucket)
-            item = bucket.get(range_key)
-            if item is not None:
-                items[hash_key][range_key] = copy.deepcopy(item)
-        elif hash_key in items:
-            items[hash_key] = copy.deepcopy(items[hash_key])
-    new.items = items
-    # The stream is shared too: a failed transaction takes its records back from it (see
-    # transact_write_items above), so that readers keep reading one stream.
+            item = bucket.get(range_key) if bucket is not None else None
+        else:
+            item = bucket
+        found = copy.deepcopy(item) if item is not None else None
+        before.append((hash_key, range_key, bucket is not None, found))
+    new._local_undo = before
     return new
+
+
+def _undo(table: Any, before: list[Undo]) -> None:
+    """Put the items a failed transaction named back as they were (see ``_rollback_copy``)."""
+    for hash_key, range_key, partition_existed, item in before:
+        if not table.range_key_attr:
+            if item is None:
+                table.items.pop(hash_key, None)
+            else:
+                table.items[hash_key] = item
+        elif not partition_existed:
+            table.items.pop(hash_key, None)  # the transaction made the partition
+        elif item is None:
+            table.items[hash_key].pop(range_key, None)
+        else:
+            table.items[hash_key][range_key] = item
 
 
 # 4. Retention --------------------------------------------------------------------------------

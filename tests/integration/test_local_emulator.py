@@ -288,6 +288,96 @@ def test_queries_read_their_page_and_answer_as_moto_does() -> None:
         assert mine == theirs
 
 
+def _transactions_across_tables(seed: int) -> list[Any]:
+    """Transactions that put, replace, update and delete in a table with a sort key and in one
+    without (new and existing items, new and existing partitions), half of them undone by a
+    failed condition; answers what each table holds after each one."""
+    rng = random.Random(seed)
+    ddb, env = _world()
+    main, ids = env["MAIN_TABLE"], env["IDEMPOTENCY_TABLE"]
+    for k in range(4):  # the condition below holds for k0..k3 and fails for k4..k7
+        ddb.put_item(TableName=ids, Item={"id": {"S": f"k{k}"}})
+    seen: list[Any] = []
+    for step in range(60):
+        n = rng.randrange(12)
+        key = {"pk": _item(n, "a")["pk"], "sk": _item(n, "a")["sk"]}
+        operations: list[dict[str, Any]] = [
+            {"Put": {"TableName": main, "Item": _item(rng.randrange(12), rng.choice("ab"))}},
+            {
+                "Put": {
+                    "TableName": ids,
+                    "Item": {"id": {"S": f"k{8 + rng.randrange(4)}"}, "at": {"N": str(step)}},
+                }
+            },
+            rng.choice(
+                [
+                    {"Delete": {"TableName": main, "Key": key}},
+                    {
+                        "Update": {
+                            "TableName": main,
+                            "Key": key,
+                            "UpdateExpression": "SET title = :t, gsi1sk = :s",
+                            "ExpressionAttributeValues": {
+                                ":t": {"S": f"step {step}"},
+                                ":s": {"S": f"{step:04d}"},
+                            },
+                        }
+                    },
+                    {
+                        "Delete": {
+                            "TableName": ids,
+                            "Key": {"id": {"S": f"k{8 + rng.randrange(4)}"}},
+                        }
+                    },
+                ]
+            ),
+            {
+                "ConditionCheck": {
+                    "TableName": ids,
+                    "Key": {"id": {"S": f"k{rng.randrange(8)}"}},
+                    "ConditionExpression": "attribute_exists(id)",
+                }
+            },
+        ]
+        try:
+            ddb.transact_write_items(TransactItems=operations)
+        except ClientError as exc:
+            seen.append(("error", exc.response["Error"]["Code"]))
+        seen.append(("main", sorted(str(i) for i in ddb.scan(TableName=main)["Items"])))
+        seen.append(("ids", sorted(str(i) for i in ddb.scan(TableName=ids)["Items"])))
+        seen.append(
+            (
+                "index",
+                ddb.query(
+                    TableName=main,
+                    IndexName="gsi1",
+                    KeyConditionExpression="gsi1pk = :p",
+                    ExpressionAttributeValues={":p": {"S": "T#a#COURSES"}},
+                    Limit=5,
+                )["Items"],
+            )
+        )
+    return seen
+
+
+def test_undone_transactions_across_tables_leave_them_as_moto_does() -> None:
+    with isolated_emulator():
+        plain = _transactions_across_tables(seed=5)
+    emulator.install()
+    try:
+        with isolated_emulator():
+            adapted_answers = _transactions_across_tables(seed=5)
+    finally:
+        emulator.uninstall()
+
+    errors = [entry for entry in plain if entry[0] == "error"]
+    assert ("error", "TransactionCanceledException") in errors  # some were undone...
+    assert len(errors) < 50  # ...and some went through
+    assert len(adapted_answers) == len(plain)
+    for mine, theirs in zip(adapted_answers, plain, strict=True):
+        assert mine == theirs
+
+
 def test_transactions_no_longer_leave_copies_of_the_table_alive(adapted: None) -> None:
     from moto.dynamodb.models.dynamo_type import Item
 
