@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import random
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -146,15 +147,21 @@ def _workload(seed: int) -> list[Any]:
     return seen
 
 
-def test_the_adapted_emulator_answers_every_read_write_and_transaction_as_moto_does() -> None:
+def _plain_and_adapted(workload: Callable[[int], list[Any]], seed: int) -> tuple[Any, Any]:
+    """The answers of ``workload`` on moto as it comes, then on the local stack's emulator."""
     with isolated_emulator():
-        plain = _workload(seed=7)
+        plain = workload(seed)
     emulator.install()
     try:
         with isolated_emulator():
-            adapted_answers = _workload(seed=7)
+            adapted = workload(seed)
     finally:
         emulator.uninstall()
+    return plain, adapted
+
+
+def test_the_adapted_emulator_answers_every_read_write_and_transaction_as_moto_does() -> None:
+    plain, adapted_answers = _plain_and_adapted(_workload, seed=7)
 
     assert ("error", "TransactionCanceledException") in plain  # failed transactions happened
     assert len(adapted_answers) == len(plain)
@@ -270,14 +277,7 @@ def _move_unless_missing(
 
 
 def test_queries_read_their_page_and_answer_as_moto_does() -> None:
-    with isolated_emulator():
-        plain = _paged_queries(seed=11)
-    emulator.install()
-    try:
-        with isolated_emulator():
-            adapted_answers = _paged_queries(seed=11)
-    finally:
-        emulator.uninstall()
+    plain, adapted_answers = _plain_and_adapted(_paged_queries, seed=11)
 
     pages = [entry for entry in plain if entry[0] not in ("error", "counts")]
     assert ("error", "TransactionCanceledException") in plain  # transactions were undone
@@ -361,14 +361,7 @@ def _transactions_across_tables(seed: int) -> list[Any]:
 
 
 def test_undone_transactions_across_tables_leave_them_as_moto_does() -> None:
-    with isolated_emulator():
-        plain = _transactions_across_tables(seed=5)
-    emulator.install()
-    try:
-        with isolated_emulator():
-            adapted_answers = _transactions_across_tables(seed=5)
-    finally:
-        emulator.uninstall()
+    plain, adapted_answers = _plain_and_adapted(_transactions_across_tables, seed=5)
 
     errors = [entry for entry in plain if entry[0] == "error"]
     assert ("error", "TransactionCanceledException") in errors  # some were undone...
