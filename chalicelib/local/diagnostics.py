@@ -142,8 +142,8 @@ def stats(types: bool = False, mark: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"rss_bytes": rss_bytes(os.getpid()), "threads": _threads()}
     out["emulator"] = emulator_state()
     out["emulator_seconds_by_operation"] = {
-        name: {"requests": int(n), "seconds": round(seconds, 3)}
-        for name, (n, seconds) in sorted(timings.items(), key=lambda kv: -kv[1][1])
+        name: {"requests": int(n), "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3)}
+        for name, (n, seconds, cpu) in sorted(timings.items(), key=lambda kv: -kv[1][1])
     }
     traced = traced_by_component(mark)
     if traced is not None:

@@ -116,10 +116,13 @@ class Sample:
     rss: int | None
     #: the stack's user CPU seconds so far (contention does not inflate it, unlike wall-clock)
     cpu_user: float | None = None
-    #: the emulator's operations so far: name -> (requests, seconds inside its lock)
-    emulator: dict[str, tuple[int, float]] | None = None
+    #: the emulator's operations so far: name -> (requests, seconds inside its lock, CPU s)
+    emulator: dict[str, OpTimes] | None = None
     #: messages each of the emulator's queues holds (visible or in flight): is a consumer behind?
     queues: dict[str, int] | None = None
+
+
+OpTimes = tuple[int, float, float]  # requests, seconds inside the emulator's lock, CPU seconds
 
 
 def _sample(t0: float, requests_done: int, pid: int | None, emulator_url: str | None) -> Sample:
@@ -137,7 +140,7 @@ def _sample(t0: float, requests_done: int, pid: int | None, emulator_url: str | 
 
 def emulator_stats(
     emulator_url: str,
-) -> tuple[dict[str, tuple[int, float]] | None, dict[str, int] | None]:
+) -> tuple[dict[str, OpTimes] | None, dict[str, int] | None]:
     """The local emulator's per-operation counters and its queues' message counts
     (``/_local/stats``), or None for either it does not answer."""
     try:
@@ -146,7 +149,7 @@ def emulator_stats(
         return None, None
     try:
         timings = {
-            name: (int(t["requests"]), float(t["seconds"]))
+            name: (int(t["requests"]), float(t["seconds"]), float(t.get("cpu_seconds", 0.0)))
             for name, t in answer["emulator_seconds_by_operation"].items()
         }
     except (KeyError, TypeError, ValueError):
@@ -843,17 +846,19 @@ def cpu_by_interval(samples: list[Sample]) -> list[dict[str, Any]]:
 
 
 def emulator_growth(samples: list[Sample], top: int = 8) -> dict[str, dict[str, float | None]]:
-    """The emulator's busiest operations: mean milliseconds inside its lock in the first and
-    the last interval between samples (does an operation slow down as the data grows?)."""
+    """The emulator's busiest operations: mean milliseconds inside its lock, and CPU
+    milliseconds of those, in the first and the last interval between samples (does an
+    operation slow down as the data grows? does it work more, or wait for the interpreter?)."""
     timed = [s.emulator for s in samples if s.emulator is not None]
     if len(timed) < 3:
         return {}
 
     def mean_ms(
-        before: dict[str, tuple[int, float]], after: dict[str, tuple[int, float]], op: str
+        before: dict[str, OpTimes], after: dict[str, OpTimes], op: str, which: int = 1
     ) -> float | None:
-        n0, t0 = before.get(op, (0, 0.0))
-        n1, t1 = after.get(op, (0, 0.0))
+        zero = (0, 0.0, 0.0)
+        n0, t0 = before.get(op, zero)[0], before.get(op, zero)[which]
+        n1, t1 = after.get(op, zero)[0], after.get(op, zero)[which]
         return round((t1 - t0) * 1000 / (n1 - n0), 2) if n1 > n0 else None
 
     busiest = sorted(timed[-1], key=lambda op: -timed[-1][op][1])[:top]
@@ -861,6 +866,8 @@ def emulator_growth(samples: list[Sample], top: int = 8) -> dict[str, dict[str, 
         op: {
             "first_ms": mean_ms(timed[0], timed[1], op),
             "last_ms": mean_ms(timed[-2], timed[-1], op),
+            "first_cpu_ms": mean_ms(timed[0], timed[1], op, which=2),
+            "last_cpu_ms": mean_ms(timed[-2], timed[-1], op, which=2),
             "total_s": round(timed[-1][op][1], 1),
             "requests": timed[-1][op][0],
         }
@@ -961,10 +968,14 @@ def print_report(result: dict[str, Any]) -> None:
         for c in result["cpu_user_by_interval"]:
             print(f"         {c['requests']:>13} requests  {c['cpu_user_s_per_1000']}")
     if result["emulator_operations"]:
-        print("[load] emulator operations: mean ms inside its lock, first / last interval")
+        print(
+            "[load] emulator operations: mean ms inside its lock (CPU ms of it), first / last "
+            "interval"
+        )
         for op, e in result["emulator_operations"].items():
             print(
-                f"         {op:<40} {e['first_ms']} / {e['last_ms']} "
+                f"         {op:<40} {e['first_ms']} ({e['first_cpu_ms']}) / {e['last_ms']} "
+                f"({e['last_cpu_ms']}) "
                 f"({e['requests']} requests, {e['total_s']} s in all)"
             )
     if "stop_seconds" in result:

@@ -60,7 +60,8 @@ class SerialisedApp:
         self.pages = dict(pages or {})
         self.unlocked = unlocked  # pages that must not hold up the emulator (profiling)
         self.lock = threading.Lock()
-        #: operation -> [requests, seconds inside the lock] (the statistics page shows them)
+        #: operation -> [requests, seconds inside the lock, CPU seconds of those] (the statistics
+        #: page shows them; wall well above CPU means the emulator waited for the interpreter)
         self.timings: dict[str, list[float]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
@@ -72,6 +73,7 @@ class SerialisedApp:
             return self._page(path, str(environ.get("QUERY_STRING", "")), start_response)
         with self.lock:
             started = time.perf_counter()
+            cpu_started = time.thread_time()
             result = self.app(environ, start_response)
             try:
                 return [b"".join(result)]
@@ -79,9 +81,10 @@ class SerialisedApp:
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
-                entry = self.timings.setdefault(_operation(environ), [0, 0.0])
+                entry = self.timings.setdefault(_operation(environ), [0, 0.0, 0.0])
                 entry[0] += 1
                 entry[1] += time.perf_counter() - started
+                entry[2] += time.thread_time() - cpu_started
 
     def _page(self, path: str, query: str, start_response: Callable[..., Any]) -> list[bytes]:
         name = path[len(LOCAL_PREFIX) :]

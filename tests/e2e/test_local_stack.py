@@ -42,6 +42,19 @@ def test_the_emulator_holds_every_table_and_queue_of_infra(local_stack: LocalSta
     } <= names
 
 
+def test_the_emulator_reports_its_time_and_cpu_per_operation(local_stack: LocalStack) -> None:
+    """``/_local/stats`` tells a developer where the emulator spends its time: per operation,
+    the requests, the seconds inside its lock and the CPU seconds of those (wall well above CPU
+    means it waited for the interpreter rather than worked)."""
+    local_stack.login("admin")  # reads the users and writes a login: DynamoDB operations
+    stats = requests.get(local_stack.moto_url + "/_local/stats", timeout=30).json()
+    operations = stats["emulator_seconds_by_operation"]
+    get_item = operations["DynamoDB_20120810.GetItem"]
+    assert get_item["requests"] > 0
+    assert 0 < get_item["cpu_seconds"] <= get_item["seconds"] + 0.05
+    assert all(set(o) == {"requests", "seconds", "cpu_seconds"} for o in operations.values())
+
+
 def test_emails_sent_to_the_emulated_ses_are_readable_and_printed(local_stack: LocalStack) -> None:
     subject = f"e2e-{uuid.uuid4().hex[:8]}"
     ses = boto3.client("sesv2", region_name="us-east-1", endpoint_url=local_stack.moto_url)
