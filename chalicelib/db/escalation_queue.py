@@ -40,9 +40,7 @@ class EscalationQueue:
                 due_at=parse_time(due_at),
             )
 
-        found = read_due(DUE, now=now, limit=limit, take=take)
-        found.sort(key=lambda d: d.due_at)
-        return found[:limit]
+        return read_due(DUE, now=now, limit=limit, take=take, when=lambda d: d.due_at)
 
     def mark(
         self, tenant_id: str, booking_id: str, status: str, now: datetime, actor: Actor

@@ -50,9 +50,7 @@ class ExpiryQueue:
                 starts_at=parse_time(item.starts_at),
             )
 
-        found = read_due(EXPIRY, now=now, limit=limit, take=take)
-        found.sort(key=lambda b: b.starts_at)
-        return found[:limit]
+        return read_due(EXPIRY, now=now, limit=limit, take=take, when=lambda b: b.starts_at)
 
     def expire(
         self,

@@ -41,9 +41,7 @@ class ReminderQueue:
                 remind_at=parse_time(remind_at),
             )
 
-        found = read_due(REMINDERS, now=now, limit=limit, take=take)
-        found.sort(key=lambda r: r.remind_at)
-        return found[:limit]
+        return read_due(REMINDERS, now=now, limit=limit, take=take, when=lambda r: r.remind_at)
 
     def remind(
         self,

@@ -52,11 +52,17 @@ REMINDERS = WorkQueue(
 
 
 def read_due(
-    queue: WorkQueue, *, now: datetime, limit: int, take: Callable[[BookingItem], T | None]
+    queue: WorkQueue,
+    *,
+    now: datetime,
+    limit: int,
+    take: Callable[[BookingItem], T | None],
+    when: Callable[[T], datetime],
 ) -> list[T]:
     """What ``take`` makes of the items of ``queue`` whose time is at or before ``now``, at most
-    ``limit``: one Query per shard, each limited to what is still wanted. ``take`` answers None
-    for an item the caller passes over (it does not count towards ``limit``)."""
+    ``limit``, earliest ``when`` first: one Query per shard, each limited to what is still
+    wanted. ``take`` answers None for an item the caller passes over (it does not count towards
+    ``limit``)."""
     upper = keys.booking_due_sk_upto(iso(now))
     found: list[T] = []
     for shard in range(queue.shards):
@@ -75,6 +81,7 @@ def read_due(
             taken = take(item)
             if taken is not None:
                 found.append(taken)
+    found.sort(key=when)  # each shard is in order; together they are not
     return found
 
 
