@@ -37,3 +37,19 @@ def available_instructor(stack: LocalStack, admin_token: str) -> dict[str, Any]:
     r = requests.post(stack.url("/auth/login"), json=login, timeout=30)
     assert r.status_code == 200, r.text
     return me | {"token": r.json()["access_token"]}
+
+
+def published_course(
+    stack: LocalStack, admin_token: str, teacher: dict[str, Any], name: str
+) -> dict[str, Any]:
+    """Create a published course taught by ``teacher`` (as the demo admin), titled ``name``
+    and a random suffix (so emails about it can be told apart): answers the Course."""
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    body = {
+        "title": f"{name} {uuid.uuid4().hex[:8]}",
+        "published": True,
+        "instructor_ids": [teacher["id"]],
+    }
+    r = requests.post(stack.url("/courses"), json=body, headers=auth, timeout=30)
+    assert r.status_code == 201, r.text
+    return dict(r.json())

@@ -4,7 +4,6 @@ drops it from the feed and sends a METHOD:CANCEL invite for the same UID."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import LocalStack
-from tests.e2e.instructors import available_instructor
+from tests.e2e.instructors import available_instructor, published_course
 from tests.e2e.test_journey import call
 
 pytestmark = pytest.mark.e2e
@@ -52,14 +51,8 @@ def test_an_assigned_session_reaches_invites_view_and_feed_and_leaves_on_cancel(
     # Its own instructor, free around the clock: the demo instructor's week stays as seeded.
     me = available_instructor(local_stack, admin)
     instructor = me["token"]
-    title = f"Calendar course {uuid.uuid4().hex[:8]}"
-    course, _ = call(
-        local_stack,
-        "POST",
-        "/courses",
-        admin,
-        {"title": title, "published": True, "instructor_ids": [me["id"]]},
-    )
+    course = published_course(local_stack, admin, me, "Calendar course")
+    title = course["title"]
     starts = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
     iso_start = starts.isoformat().replace("+00:00", "Z")
     body = {"course_id": course["id"], "starts_at": iso_start, "duration_minutes": 60}

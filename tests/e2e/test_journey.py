@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import LocalStack
-from tests.e2e.instructors import available_instructor
+from tests.e2e.instructors import available_instructor, published_course
 
 pytestmark = pytest.mark.e2e
 
@@ -41,14 +41,8 @@ def test_booking_journey_yields_four_audit_entries_and_the_emails(local_stack: L
     admin = local_stack.login("admin")["access_token"]
     student = local_stack.login("student")["access_token"]
     me = available_instructor(local_stack, admin)
-    title = f"Journey course {uuid.uuid4().hex[:8]}"
-    course, _ = call(
-        local_stack,
-        "POST",
-        "/courses",
-        admin,
-        {"title": title, "published": True, "instructor_ids": [me["id"]]},
-    )
+    course = published_course(local_stack, admin, me, "Journey course")
+    title = course["title"]
     starts = (datetime.now(UTC) + timedelta(days=9)).replace(minute=0, second=0, microsecond=0)
 
     booking, requested = call(

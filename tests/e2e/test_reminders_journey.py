@@ -6,13 +6,12 @@ and cancelling it drops it from the feed and sends a METHOD:CANCEL invite."""
 from __future__ import annotations
 
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.e2e.conftest import LocalStack
-from tests.e2e.instructors import available_instructor
+from tests.e2e.instructors import available_instructor, published_course
 from tests.e2e.test_calendars import feed_uids, invites
 from tests.e2e.test_journey import call
 
@@ -51,14 +50,8 @@ def test_a_soon_session_is_reminded_once_per_start_and_its_calendars_follow_it(
     lead = tenant["reminder_minutes_before"]
     assert lead == 60, "the demo tenant reminds an hour ahead"
     me = available_instructor(local_stack, admin)
-    title = f"Reminder course {uuid.uuid4().hex[:8]}"
-    course, _ = call(
-        local_stack,
-        "POST",
-        "/courses",
-        admin,
-        {"title": title, "published": True, "instructor_ids": [me["id"]]},
-    )
+    course = published_course(local_stack, admin, me, "Reminder course")
+    title = course["title"]
     # The first quarter hour at least the tenant's 30 minutes' notice ahead (31 to 46 minutes
     # from now), and the reminder two hours ahead for sessions assigned from now on (the demo's
     # hour is put back at the end): its reminder is due at once, and after the move below too.
