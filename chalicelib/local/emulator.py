@@ -745,10 +745,9 @@ def _table_deepcopy(self: Any, memo: dict[int, Any]) -> Any:
         new._local_version = getattr(self, "_local_version", 0)
         return new
     # Inside a transaction: the copy is kept only to roll back. moto makes one per operation
-    # of the transaction, all before its first write: one copy per table serves them all.
-    copies: dict[str, Any] | None = getattr(_context, "copies", None)
-    if copies is None:
-        copies = {}
+    # of the transaction, all before its first write: one copy per table serves them all
+    # (the transaction's wrapper sets ``touched`` and ``copies`` together).
+    copies: dict[str, Any] = _context.copies
     if self.name not in copies:
         copies[self.name] = _rollback_copy(self, touched[self.name])
     memo[id(self)] = copies[self.name]
